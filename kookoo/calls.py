@@ -1,0 +1,261 @@
+"""The per-call object: what kookoo remembers about one phone call between KooKoo's requests.
+
+KooKoo makes one HTTP request per step of a call and sends ``cid`` (the caller) only on the first
+one. Under gunicorn those requests land on different worker processes, so everything a handler
+needs later lives in a :class:`Call` that a store (:mod:`kookoo.stores`) loads and saves by
+``sid`` around every request.
+
+Example::
+
+    @app.on("GotDTMF")
+    def menu(event, call):
+        call.state["choice"] = event.digits   # JSON values only
+        ...
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+__all__ = ["HISTORY_LIMIT", "Call", "CallStateError", "HistoryEntry"]
+
+HISTORY_LIMIT = 200
+"""How many events :attr:`Call.history` keeps; older entries are dropped so a long call stays small."""
+
+# Bumped when the stored JSON layout changes, so an old record is recognised instead of misread.
+_FORMAT = 1
+
+_HINTS: dict[str, str] = {
+    "set": "store a sorted list instead",
+    "frozenset": "store a sorted list instead",
+    "bytes": "decode it to str (or base64-encode it) first",
+    "bytearray": "decode it to str (or base64-encode it) first",
+    "datetime": "store .isoformat() or a unix timestamp instead",
+    "date": "store .isoformat() instead",
+    "time": "store .isoformat() instead",
+    "timedelta": "store .total_seconds() instead",
+    "Decimal": "store str(value) instead",
+    "UUID": "store str(value) instead",
+}
+
+
+class CallStateError(TypeError):
+    """A value in a call's data cannot be stored as JSON.
+
+    Raised when a call is serialised (by :meth:`Call.to_json`, so by every store's ``save``), never
+    silently dropped or converted. The message names where the value is and what it is, e.g.
+    ``state['basket'][2] is a set, which call state cannot hold as JSON; store a sorted list
+    instead``.
+
+    Attributes:
+        path: where the value is, e.g. ``"state['basket'][2]"`` or ``"journal[0]"``.
+        type_name: the offending value's type name, e.g. ``"set"``.
+    """
+
+    def __init__(self, path: str, type_name: str, reason: str) -> None:
+        self.path = path
+        self.type_name = type_name
+        super().__init__(f"{path} {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One event of a call: its KooKoo event name (``"NewCall"``, ``"GotDTMF"``, ...) and when
+    it arrived (unix time, seconds)."""
+
+    event: str
+    at: float
+
+
+def _check_json(value: Any, path: str, seen: set[int]) -> None:
+    """Raise :class:`CallStateError` unless ``value`` survives a JSON round trip unchanged in
+    kind (tuples become lists, which is the one conversion allowed)."""
+    # bool is an int subclass and str/int/None need no further look; test them first because
+    # they are the overwhelming majority of values.
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CallStateError(
+                path, "float", f"is {value!r}, which is not valid JSON; store None or a string"
+            )
+        return
+    if isinstance(value, dict | list | tuple):
+        if id(value) in seen:
+            raise CallStateError(
+                path, type(value).__name__, "refers back to itself; JSON cannot hold a cycle"
+            )
+        seen.add(id(value))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    # json.dumps would turn 1 into "1" and True into "true": the handler would
+                    # read back a different key, so refuse instead of converting quietly.
+                    raise CallStateError(
+                        f"{path}[{key!r}]",
+                        type(key).__name__,
+                        f"has a {type(key).__name__} key; JSON object keys must be str",
+                    )
+                _check_json(item, f"{path}[{key!r}]", seen)
+        else:
+            for index, item in enumerate(value):
+                _check_json(item, f"{path}[{index}]", seen)
+        seen.discard(id(value))
+        return
+    type_name = type(value).__name__
+    hint = _HINTS.get(type_name, "convert it to str, int, float, bool, None, list or dict")
+    raise CallStateError(
+        path, type_name, f"is a {type_name}, which call state cannot hold as JSON; {hint}"
+    )
+
+
+@dataclass
+class Call:
+    """Everything kookoo keeps about one phone call, identified by KooKoo's ``sid``.
+
+    A handler asks for it by naming a parameter ``call``. Stores load it before the handler runs
+    and save it afterwards; :attr:`version` lets the store refuse a save that would overwrite a
+    concurrent request's changes (:class:`kookoo.stores.ConflictError`).
+
+    Attributes:
+        sid: KooKoo's call id.
+        caller: the caller's number (``cid``) exactly as KooKoo sent it with NewCall; KooKoo does
+            not repeat it on later events, so read it from here.
+        called_number: the number that was dialled (``called_number``) as KooKoo sent it.
+        state: the app's own data. Values must be JSON: ``None``, ``bool``, ``int``, finite
+            ``float``, ``str``, ``list`` (tuples come back as lists) and ``dict`` with ``str``
+            keys, nested freely. Anything else raises :class:`CallStateError` when the call is
+            saved.
+        step: the name of the step that handles the call's next event, or ``None``.
+        history: the call's events, oldest first, as :class:`HistoryEntry`. Only the last
+            :data:`HISTORY_LIMIT` (200) are kept so a long call cannot grow without bound.
+        journal: reserved for linear call flows (:mod:`kookoo.flow`); JSON values.
+        created_at: when the call object was created (unix time).
+        updated_at: when an event was last recorded (unix time); defaults to ``created_at``.
+        ended_at: when the call ended (Hangup/Disconnect), or ``None`` while it is live.
+        version: managed by the store: 0 means never saved; each successful save adds one.
+
+    Example::
+
+        call = Call("3341", caller="09876543210")
+        call.record_event("NewCall")
+        call.state["lang"] = "hi"
+        payload = call.to_json()
+        same = Call.from_json(payload, version=1)
+    """
+
+    sid: str
+    caller: str | None = None
+    called_number: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    step: str | None = None
+    history: list[HistoryEntry] = field(default_factory=list)
+    journal: list[Any] = field(default_factory=list)
+    created_at: float = field(default_factory=time.time)
+    updated_at: float = 0.0
+    ended_at: float | None = None
+    version: int = 0
+
+    history_limit: ClassVar[int] = HISTORY_LIMIT
+    """How many history entries are kept (class-wide; override on a subclass if needed)."""
+
+    def __post_init__(self) -> None:
+        if not self.updated_at:
+            self.updated_at = self.created_at
+        self._trim_history()
+
+    @property
+    def ended(self) -> bool:
+        """Whether the call has ended (KooKoo sent Hangup or Disconnect)."""
+        return self.ended_at is not None
+
+    def record_event(self, event: str, at: float | None = None) -> None:
+        """Append ``event`` (a KooKoo event name) to :attr:`history` and set :attr:`updated_at`.
+
+        Args:
+            event: the event name, e.g. ``"GotDTMF"``.
+            at: when it happened (unix time); now if omitted.
+        """
+        when = time.time() if at is None else at
+        self.history.append(HistoryEntry(event, when))
+        self._trim_history()
+        self.updated_at = when
+
+    def mark_ended(self, at: float | None = None) -> None:
+        """Mark the call as ended (at ``at``, or now). The first end time wins: a Disconnect
+        after a Hangup does not move it. Stores keep an ended call for their grace period so
+        late events still find it, then let it expire."""
+        when = time.time() if at is None else at
+        if self.ended_at is None:
+            self.ended_at = when
+        self.updated_at = max(self.updated_at, when)
+
+    def _trim_history(self) -> None:
+        excess = len(self.history) - self.history_limit
+        if excess > 0:
+            del self.history[:excess]
+
+    def to_json(self) -> str:
+        """Serialise the call (everything except :attr:`version`, which the store keeps).
+
+        Raises:
+            CallStateError: a value in :attr:`state` or :attr:`journal` is not JSON; the
+                message names its path (e.g. ``state['basket'][2]``) and its type.
+        """
+        if not isinstance(self.state, dict):
+            raise CallStateError("state", type(self.state).__name__, "must be a dict")
+        if not isinstance(self.journal, list):
+            raise CallStateError("journal", type(self.journal).__name__, "must be a list")
+        seen: set[int] = set()
+        _check_json(self.state, "state", seen)
+        _check_json(self.journal, "journal", seen)
+        payload = {
+            "format": _FORMAT,
+            "sid": self.sid,
+            "caller": self.caller,
+            "called_number": self.called_number,
+            "state": self.state,
+            "step": self.step,
+            "history": [[entry.event, entry.at] for entry in self.history],
+            "journal": self.journal,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "ended_at": self.ended_at,
+        }
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, data: str | bytes, *, version: int) -> Call:
+        """Rebuild a call from :meth:`to_json` output; ``version`` is the store's version of it.
+
+        Raises:
+            ValueError: ``data`` is not a call record this version of kookoo can read.
+        """
+        try:
+            raw = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"stored call record is not JSON: {exc}") from exc
+        if not isinstance(raw, Mapping) or raw.get("format") != _FORMAT:
+            fmt = raw.get("format") if isinstance(raw, Mapping) else None
+            raise ValueError(f"stored call record has unknown format {fmt!r} (expected {_FORMAT})")
+        try:
+            return cls(
+                sid=raw["sid"],
+                caller=raw["caller"],
+                called_number=raw["called_number"],
+                state=raw["state"],
+                step=raw["step"],
+                history=[HistoryEntry(event, at) for event, at in raw["history"]],
+                journal=raw["journal"],
+                created_at=raw["created_at"],
+                updated_at=raw["updated_at"],
+                ended_at=raw["ended_at"],
+                version=version,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"stored call record is incomplete or malformed: {exc!r}") from exc

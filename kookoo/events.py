@@ -1,0 +1,597 @@
+"""Typed, immutable KooKoo events parsed from request parameters.
+
+Every request KooKoo makes to an app carries an ``event`` parameter (``NewCall``, ``GotDTMF``,
+``Record``, ...) and fields that depend on it. :func:`parse_event` turns the raw parameters into one
+frozen dataclass per event, with typed fields, while keeping every raw parameter in
+:attr:`Event.params` for anything not modelled (including the app's own query parameters that come
+back from ``gotourl`` or outbound ``url`` targets).
+
+Parsing is lenient where KooKoo is known to vary (number formats, empty strings meaning "absent",
+stray whitespace, a ``#`` terminator left in digits, values url-encoded twice) and strict where a
+value is required or typed: a missing ``sid`` or a non-integer duration raises
+:class:`EventParseError`, whose message is fit to send back as an HTTP 400 body.
+
+>>> event = parse_event({"event": "GotDTMF", "sid": "123", "data": "42#"})
+>>> event
+GotDTMF(sid='123', digits='42')
+>>> isinstance(event, GotDTMF) and event.name
+'GotDTMF'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from types import MappingProxyType
+from typing import ClassVar, Self
+from urllib.parse import unquote, unquote_plus
+
+from kookoo.phone import PhoneNumber
+
+__all__ = [
+    "EVENT_TYPES",
+    "IST",
+    "Conference",
+    "Continue",
+    "Dial",
+    "Disconnect",
+    "Event",
+    "EventParseError",
+    "GotDTMF",
+    "Hangup",
+    "NewCall",
+    "NewSms",
+    "Recognize",
+    "Record",
+    "Stream",
+    "UnknownEvent",
+    "parse_event",
+]
+
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+"""India Standard Time; a fixed offset is exact (India has no daylight saving), no tzdata needed."""
+
+_SECONDS = re.compile(r"[0-9]+", re.ASCII)
+# Longest value echoed back in an error message; the message becomes an HTTP body.
+_MAX_ECHO = 60
+
+
+class EventParseError(ValueError):
+    """A request that cannot be a valid KooKoo event.
+
+    ``str(error)`` is one sentence naming the parameter and what is wrong with it, suitable as the
+    body of an HTTP 400 answer.
+
+    Parameters:
+        message: the sentence describing the problem.
+        parameter: the name of the offending request parameter (e.g. ``"sid"``).
+    """
+
+    def __init__(self, message: str, *, parameter: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+def _frozen_params() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base class of every KooKoo event.
+
+    Parameters:
+        sid: KooKoo's call id, the same on every request of one call (``""`` only for the
+            portal's test ping, see :attr:`NewCall.is_test_ping`).
+        params: all raw request parameters (first value of each), read-only. Left out of
+            ``repr`` because it repeats the typed fields; it still takes part in equality.
+
+    ``name`` is the KooKoo event string the class handles (``"GotDTMF"``; ``""`` for
+    :class:`Continue`).
+    """
+
+    name: ClassVar[str] = ""
+
+    sid: str
+    params: Mapping[str, str] = field(default_factory=_frozen_params, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        # Events are shared between handlers and stored with calls; a caller-supplied dict must
+        # not let anyone mutate an event after the fact.
+        if not isinstance(self.params, MappingProxyType):
+            object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        # Subclasses with fields override this; events without fields need nothing more.
+        return cls(sid=request.sid, params=request.params)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewCall(Event):
+    """A call was answered: an inbound call, or an outbound API call (``outbound_sid`` is set).
+
+    Parameters:
+        caller: the caller from ``cid`` (for outbound calls the dialled party); when ``cid`` is
+            not a recognisable Indian number its national form is taken from ``cid_e164``.
+        called_number: the DID that was called (``called_number``).
+        circle: the caller's telecom circle, e.g. ``"KARNATAKA"``.
+        operator: the caller's operator, e.g. ``"Airtel"``.
+        cid_type: ``"MOBILE"``, ``"FIXED_LINE"``, ...
+        country_code: the caller's country calling code (``cid_country``), e.g. ``"91"``.
+        country_name: the caller's country (``cid_countryname``), e.g. ``"India"``.
+        request_time: ``request_time`` as an aware datetime in :data:`IST` (KooKoo sends local
+            Indian time without an offset); ``None`` when absent or not in a known format.
+        outbound_sid: the outbound request's id for API-initiated calls.
+
+    >>> call = parse_event({"event": "NewCall", "sid": "1", "cid": "09876543210"})
+    >>> str(call.caller), call.is_outbound
+    ('+919876543210', False)
+    """
+
+    name: ClassVar[str] = "NewCall"
+
+    caller: PhoneNumber | None = None
+    called_number: PhoneNumber | None = None
+    circle: str | None = None
+    operator: str | None = None
+    cid_type: str | None = None
+    country_code: str | None = None
+    country_name: str | None = None
+    request_time: datetime | None = None
+    outbound_sid: str | None = None
+
+    @property
+    def is_outbound(self) -> bool:
+        """True when the call was placed through KooKoo's outbound API."""
+        return self.outbound_sid is not None
+
+    @property
+    def is_test_ping(self) -> bool:
+        """True for the portal's "Test application URL" probe (``event=NewCall`` and no ``sid``).
+
+        Apps should answer it with valid XML and no side effects: no real call exists.
+        """
+        return self.sid == ""
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        return cls(
+            sid=request.sid,
+            params=request.params,
+            caller=request.caller(),
+            called_number=request.phone("called_number"),
+            circle=request.text("circle"),
+            operator=request.text("operator"),
+            cid_type=request.text("cid_type"),
+            country_code=request.text("cid_country"),
+            country_name=request.text("cid_countryname"),
+            request_time=request.time("request_time"),
+            outbound_sid=request.text("outbound_sid"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GotDTMF(Event):
+    """``<collectdtmf>`` finished.
+
+    Parameters:
+        digits: the keys pressed, ``""`` when the caller pressed nothing. A trailing ``#``
+            terminator (also as an undecoded ``%23``) and whitespace are removed; the value as
+            sent stays in ``params["data"]``.
+    """
+
+    name: ClassVar[str] = "GotDTMF"
+
+    digits: str = ""
+
+    @property
+    def no_input(self) -> bool:
+        """True when the caller pressed nothing before the timeout."""
+        return self.digits == ""
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        return cls(sid=request.sid, params=request.params, digits=request.digits() or "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Record(Event):
+    """``<record>`` finished.
+
+    Parameters:
+        url: the recording's URL (``data``), ``None`` when KooKoo sent none.
+        status: KooKoo's record status, e.g. ``"silence"``.
+        duration_seconds: length of the recording (``record_duration``, else ``duration``).
+    """
+
+    name: ClassVar[str] = "Record"
+
+    url: str | None = None
+    status: str | None = None
+    duration_seconds: int | None = None
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        return cls(
+            sid=request.sid,
+            params=request.params,
+            url=request.url("data"),
+            status=request.text("status"),
+            duration_seconds=request.seconds("record_duration", "duration"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dial(Event):
+    """A ``<dial>``ed leg finished while the caller is still on the line.
+
+    Parameters:
+        status: ``"answered"`` or ``"not_answered"``.
+        recording_url: the dial recording (``data``); ``None`` when not recorded (KooKoo sends
+            ``-1`` or nothing).
+        talk_seconds: talk time after answer (``callduration``, else ``duration``).
+        message: KooKoo's reason text, e.g. ``"NormalCallClearing"`` or ``"NoAnswer"``.
+    """
+
+    name: ClassVar[str] = "Dial"
+
+    status: str | None = None
+    recording_url: str | None = None
+    talk_seconds: int | None = None
+    message: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        """True when the dialled party answered."""
+        return _is(self.status, "answered")
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        return cls(
+            sid=request.sid,
+            params=request.params,
+            status=request.text("status"),
+            recording_url=request.url("data"),
+            talk_seconds=request.seconds("callduration", "duration"),
+            message=request.text("message"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hangup(Event):
+    """The caller hung up (at any point of the call).
+
+    Parameters:
+        process: what was running when the caller hung up (``"collectdtmf"``, ``"record"``,
+            ``"dial"``, ``"stream"``, ...) as sent; ``None`` when nothing was (KooKoo's ``none``).
+        total_call_seconds: length of the whole call (``total_call_duration``, else
+            ``duration``, which some outbound calls send instead).
+        digits: keys pressed so far when ``process`` is ``collectdtmf``.
+        recording_url: the partial recording when ``process`` is ``record``.
+        record_duration_seconds: its length (``record_duration``).
+        dial_status: the dialled leg's status when ``process`` is ``dial``.
+        dial_recording_url: the dial recording when ``process`` is ``dial``.
+        dial_talk_seconds: the dialled leg's talk time (``callduration``).
+        call_recording_url: the whole-call recording started with ``<start-record>``.
+    """
+
+    name: ClassVar[str] = "Hangup"
+
+    process: str | None = None
+    total_call_seconds: int | None = None
+    digits: str | None = None
+    recording_url: str | None = None
+    record_duration_seconds: int | None = None
+    dial_status: str | None = None
+    dial_recording_url: str | None = None
+    dial_talk_seconds: int | None = None
+    call_recording_url: str | None = None
+
+    @property
+    def dial_answered(self) -> bool:
+        """True when the caller hung up during a dial whose other party had answered."""
+        return _is(self.dial_status, "answered")
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        process = request.process()
+        in_dtmf, in_record, in_dial = (
+            _is(process, "collectdtmf"),
+            _is(process, "record"),
+            _is(process, "dial"),
+        )
+        return cls(
+            sid=request.sid,
+            params=request.params,
+            process=process,
+            total_call_seconds=request.seconds("total_call_duration", "duration"),
+            digits=(request.digits() or "") if in_dtmf else None,
+            recording_url=request.url("data") if in_record else None,
+            record_duration_seconds=request.seconds("record_duration"),
+            dial_status=request.text("status") if in_dial else None,
+            dial_recording_url=request.url("data") if in_dial else None,
+            dial_talk_seconds=request.seconds("callduration"),
+            call_recording_url=request.url("call_recording_url"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Disconnect(Event):
+    """KooKoo ended the call because the app's response contained ``<hangup>``.
+
+    Parameters:
+        message: KooKoo's reason text.
+        total_call_seconds: length of the whole call (``total_call_duration``).
+        process: what was running, as for :class:`Hangup`.
+    """
+
+    name: ClassVar[str] = "Disconnect"
+
+    message: str | None = None
+    total_call_seconds: int | None = None
+    process: str | None = None
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        return cls(
+            sid=request.sid,
+            params=request.params,
+            message=request.text("message"),
+            total_call_seconds=request.seconds("total_call_duration", "duration"),
+            process=request.process(),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Conference(Event):
+    """The caller left a ``<conference>`` by pressing ``#``.
+
+    Parameters:
+        data: the ``data`` parameter as sent; its meaning is undocumented.
+    """
+
+    name: ClassVar[str] = "Conference"
+
+    data: str | None = None
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        return cls(sid=request.sid, params=request.params, data=request.text("data"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Recognize(Event):
+    """``<recognize>`` (speech recognition) finished.
+
+    Parameters:
+        text: the recognised text, ``""`` when nothing was recognised. It is url-decoded once
+            more (as Ozonetel's own samples do) because KooKoo encodes it twice.
+    """
+
+    name: ClassVar[str] = "Recognize"
+
+    text: str = ""
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        return cls(sid=request.sid, params=request.params, text=request.decoded("data"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stream(Event):
+    """A ``<stream>`` (WebSocket voice bot) ended while the call is still up.
+
+    Parameters:
+        status: KooKoo's call status.
+        duration_seconds: how long the stream ran (``callduration``).
+    """
+
+    name: ClassVar[str] = "Stream"
+
+    status: str | None = None
+    duration_seconds: int | None = None
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        return cls(
+            sid=request.sid,
+            params=request.params,
+            status=request.text("status"),
+            duration_seconds=request.seconds("callduration"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewSms(Event):
+    """An SMS with the app's keyword arrived on KooKoo's shared number.
+
+    Parameters:
+        sender: who sent it (``cid``).
+        message: the text, url-decoded once more like :attr:`Recognize.text`.
+    """
+
+    name: ClassVar[str] = "NewSms"
+
+    sender: PhoneNumber | None = None
+    message: str = ""
+
+    @classmethod
+    def _from_request(cls, request: _Request) -> Self:
+        return cls(
+            sid=request.sid,
+            params=request.params,
+            sender=request.phone("cid"),
+            message=request.decoded("message"),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Continue(Event):
+    """KooKoo asks what to do next after playing a response that produced no event.
+
+    Sent with an empty or missing ``event`` once a play-only response (no result-producing tag and
+    no ``<hangup>``) has been played.
+    """
+
+    name: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnknownEvent(Event):
+    """An event string this library does not know, kept instead of rejected.
+
+    Parameters:
+        name: the ``event`` value exactly as sent (KooKoo adds events over time).
+    """
+
+    # An instance field on purpose: each unknown event carries its own name.
+    name: str = field()  # type: ignore[misc]
+
+
+EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType(
+    {
+        cls.name: cls
+        for cls in (
+            NewCall,
+            GotDTMF,
+            Record,
+            Dial,
+            Hangup,
+            Disconnect,
+            Conference,
+            Recognize,
+            Stream,
+            NewSms,
+            Continue,
+        )
+    }
+)
+"""The event class for each KooKoo ``event`` string (``""`` maps to :class:`Continue`)."""
+
+# KooKoo's spelling is fixed, but hand-written test URLs and emulators vary the case.
+_BY_FOLDED_NAME = {key.casefold(): cls for key, cls in EVENT_TYPES.items()}
+
+
+def parse_event(params: Mapping[str, str]) -> Event:
+    """Build the typed event for one KooKoo request.
+
+    Parameters:
+        params: the request's parameters; a plain dict or a Werkzeug ``MultiDict`` (its first
+            value per key is used). The event name is matched case-insensitively.
+
+    Raises:
+        EventParseError: ``sid`` is missing or empty (except on the portal's ``NewCall`` test
+            ping), or a duration is not a whole number of seconds.
+
+    >>> parse_event({"event": "Dial", "sid": "7", "status": "answered", "data": "-1"})
+    Dial(sid='7', status='answered', recording_url=None, talk_seconds=None, message=None)
+    """
+    raw = MappingProxyType({key: params[key] for key in params})
+    event_name = raw.get("event", "").strip()
+    cls = _BY_FOLDED_NAME.get(event_name.casefold())
+    label = _shorten(event_name) if cls is None else cls.name or "Continue"
+    sid = raw.get("sid", "").strip()
+    if not sid and cls is not NewCall:
+        raise EventParseError(
+            f"{label} request is missing the required 'sid' parameter", parameter="sid"
+        )
+    request = _Request(label, sid, raw)
+    if cls is None:
+        return UnknownEvent(sid=sid, params=raw, name=event_name)
+    return cls._from_request(request)
+
+
+def _shorten(value: str) -> str:
+    return value if len(value) <= _MAX_ECHO else value[:_MAX_ECHO] + "..."
+
+
+def _is(value: str | None, expected: str) -> bool:
+    return value is not None and value.casefold() == expected
+
+
+class _Request:
+    """Typed, lenient access to one request's raw parameters, with errors that name them."""
+
+    __slots__ = ("event", "params", "sid")
+
+    def __init__(self, event: str, sid: str, params: Mapping[str, str]) -> None:
+        self.event = event
+        self.sid = sid
+        self.params = params
+
+    def text(self, key: str) -> str | None:
+        # KooKoo and hand-made URLs send "key=" for "no value"; treat it like an absent key.
+        value = self.params.get(key, "").strip()
+        return value or None
+
+    def decoded(self, key: str) -> str:
+        return unquote_plus(self.text(key) or "").strip()
+
+    def url(self, key: str) -> str | None:
+        value = self.text(key)
+        # "-1" is KooKoo's marker for "no recording".
+        if value is None or value == "-1":
+            return None
+        if "://" not in value and "://" in unquote(value):
+            value = unquote(value)
+        return value
+
+    def phone(self, key: str) -> PhoneNumber | None:
+        value = self.text(key)
+        return None if value is None else PhoneNumber.parse(value)
+
+    def caller(self) -> PhoneNumber | None:
+        cid, e164 = self.phone("cid"), self.phone("cid_e164")
+        if cid is None:
+            return e164
+        if cid.national is None and e164 is not None and e164.national is not None:
+            return PhoneNumber(raw=cid.raw, national=e164.national)
+        return cid
+
+    def digits(self) -> str | None:
+        value = self.text("data")
+        if value is None:
+            return None
+        while True:
+            trimmed = value.removesuffix("#").removesuffix("%23").rstrip()
+            if trimmed == value:
+                return value
+            value = trimmed
+
+    def process(self) -> str | None:
+        value = self.text("process")
+        return None if _is(value, "none") else value
+
+    def seconds(self, key: str, *fallbacks: str) -> int | None:
+        for name in (key, *fallbacks):
+            value = self.text(name)
+            if value is None:
+                continue
+            if _SECONDS.fullmatch(value):
+                return int(value)
+            # KooKoo uses -1 for "no value" in data; read it the same way for durations.
+            if value == "-1":
+                return None
+            raise EventParseError(
+                f"{self.event} parameter {name!r} must be a whole number of seconds, "
+                f"got {_shorten(value)!r}",
+                parameter=name,
+            )
+        return None
+
+    def time(self, key: str) -> datetime | None:
+        value = self.text(key)
+        if value is None:
+            return None
+        try:
+            parsed = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                # Informational only; an unexpected format must not fail the call.
+                return None
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=IST)

@@ -1,0 +1,3 @@
+"""pytest fixtures for testing kookoo apps (registered through the ``pytest11`` entry point)."""
+
+from __future__ import annotations

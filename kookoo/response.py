@@ -1,0 +1,796 @@
+"""Typed builders for KooKoo XML, their serialisation, and a safe parser that reads XML back.
+
+Build a reply with one method per KooKoo element; every value is checked when it is set::
+
+    r = Response(sid="123")
+    with r.collect_dtmf(max_digits=1, timeout_ms=5000) as menu:
+        menu.play_text("Press 1 for English, 2 for Hindi")
+    r.to_xml()  # b"<?xml version='1.0' encoding='UTF-8'?>\\n<response sid=\\"123\\">..."
+
+Element methods that add a prompt or verb return the container they were called on, so calls
+chain (``r.play_text("Bye").hangup()``); :meth:`Response.collect_dtmf` returns the new
+:class:`CollectDtmf` so prompts can be nested in it, as a ``with`` block or by chaining.
+
+The vocabulary (tags, attribute names, allowed values) lives in :mod:`kookoo.schema`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Literal, Self
+
+from lxml import etree
+
+from kookoo import schema
+from kookoo.lang import (
+    PlayTextLanguage,
+    RecognizeLanguage,
+    SayAsFormat,
+    SayAsFormatName,
+    SayAsLanguage,
+    say_as_format,
+    say_as_text,
+)
+from kookoo.schema import AttrSpec, ElementSpec
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = [
+    "CollectDtmf",
+    "Node",
+    "Response",
+    "ResponseParseError",
+    "XMLValueError",
+    "parse_response",
+]
+
+#: Largest document :func:`parse_response` reads by default (bytes).
+MAX_RESPONSE_BYTES = 1_000_000
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._\-]*$")
+
+
+class XMLValueError(ValueError):
+    """A value cannot go into a KooKoo element: the message names the element and the field."""
+
+
+class ResponseParseError(ValueError):
+    """A KooKoo XML document could not be read.
+
+    Attributes:
+        line: 1-based line of the problem, when known.
+        column: 1-based column of the problem, when known.
+    """
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        where = f"line {line}, column {column}: " if line is not None else ""
+        super().__init__(where + message)
+        self.line = line
+        self.column = column
+
+
+def _illegal_char_message(where: str, value: str) -> str:
+    match = _XML_ILLEGAL.search(value)
+    if match is None:  # lxml refused it for another reason
+        return f"{where} cannot be written as XML: {value!r}"
+    return (
+        f"{where} contains U+{ord(match.group()):04X} at index {match.start()}, "
+        "a control character XML cannot carry"
+    )
+
+
+def _encode(element: str, spec: AttrSpec, value: object) -> str:
+    """Check one attribute value against the schema and return its wire text."""
+    kind = spec.kind
+    if kind == "int":
+        if type(value) is not int:
+            raise TypeError(
+                f"{element}: {spec.keyword} must be an int; got {type(value).__name__} {value!r}"
+            )
+        if (spec.minimum is not None and value < spec.minimum) or (
+            spec.maximum is not None and value > spec.maximum
+        ):
+            raise XMLValueError(
+                f"{element}: {spec.keyword}={value!r} is out of range; "
+                f"expected {spec.describe_allowed()}"
+            )
+        return str(value)
+    if kind == "bool":
+        if type(value) is not bool:
+            raise TypeError(
+                f"{element}: {spec.keyword} must be True or False; got {type(value).__name__} "
+                f"{value!r}"
+            )
+        return spec.true_text if value else spec.false_text
+    if type(value) is not str:
+        raise TypeError(
+            f"{element}: {spec.keyword} must be a str; got {type(value).__name__} {value!r}"
+        )
+    if kind == "choice" and value not in spec.choices:
+        raise XMLValueError(
+            f"{element}: {spec.keyword}={value!r} is not allowed; "
+            f"expected {spec.describe_allowed()}"
+        )
+    return value
+
+
+def _attrib(element: etree._Element) -> dict[str, str]:
+    return {str(k): str(v) for k, v in element.attrib.items()}
+
+
+def _line(element: etree._Element) -> int | None:
+    line = element.sourceline
+    return line if isinstance(line, int) else None
+
+
+class Node:
+    """One element of a KooKoo reply: its tag, attributes, text and children.
+
+    Builders create nodes through methods such as :meth:`Response.play_text`;
+    :func:`parse_response` creates them from XML.  Elements kookoo does not know (added with
+    :meth:`Response.add_raw`, or found by the parser) are nodes whose :attr:`spec` is ``None``.
+    Two nodes are equal when tag, attributes, text and children are equal.
+    """
+
+    __slots__ = ("_element", "children", "sourceline", "spec")
+
+    def __init__(
+        self,
+        element: etree._Element,
+        spec: ElementSpec | None,
+        sourceline: int | None = None,
+    ) -> None:
+        self._element = element
+        self.spec = spec
+        #: Child nodes, in document order.
+        self.children: list[Node] = []
+        #: Line in the parsed document, or ``None`` for built nodes.
+        self.sourceline = sourceline
+
+    @property
+    def tag(self) -> str:
+        """The tag: canonical spelling for known elements, as written for unknown ones."""
+        return str(self._element.tag)
+
+    @property
+    def attrs(self) -> dict[str, str]:
+        """Attributes by XML name (a copy), in the order they are written."""
+        return _attrib(self._element)
+
+    @property
+    def text(self) -> str:
+        """The element's text ("" when it has none)."""
+        return self._element.text or ""
+
+    def get(self, keyword: str) -> str | None:
+        """The wire value of an attribute by Python keyword or XML name, or ``None``.
+
+        >>> Response().collect_dtmf(max_digits=4).get("max_digits")
+        '4'
+        """
+        if self.spec is not None:
+            attr = self.spec.attr_by_keyword.get(keyword)
+            if attr is not None:
+                keyword = attr.xml
+        value = self._element.get(keyword)
+        return None if value is None else str(value)
+
+    def get_int(self, keyword: str) -> int | None:
+        """Like :meth:`get` but as an int; ``None`` when absent or not a whole number."""
+        value = self.get(keyword)
+        if value is None:
+            return None
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+
+    @property
+    def event(self) -> str | None:
+        """The event KooKoo sends after running this element, or ``None``."""
+        return None if self.spec is None else self.spec.event
+
+    def iter(self) -> Iterator[Node]:
+        """This node and all its descendants, in document order."""
+        yield self
+        for child in self.children:
+            yield from child.iter()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Node):
+            return NotImplemented
+        return (
+            type(self) is type(other)
+            and self.tag == other.tag
+            and self.attrs == other.attrs
+            and self.text == other.text
+            and self.children == other.children
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like list
+
+    def __repr__(self) -> str:
+        parts = [repr(self.tag)]
+        if self.text:
+            parts.append(f"text={self.text!r}")
+        parts.extend(f"{k}={v!r}" for k, v in self.attrs.items())
+        if self.children:
+            parts.append(f"children={self.children!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _add(
+        self,
+        spec: ElementSpec,
+        text: str | None,
+        values: tuple[object, ...] = (),
+        cls: type[Node] | None = None,
+    ) -> Node:
+        """Validate and append a child element; ``values`` follow ``spec.attrs`` order."""
+        attrib: dict[str, str] = {}
+        for attr, value in zip(spec.attrs, values, strict=True):
+            if value is not None:
+                attrib[attr.xml] = _encode(spec.tag, attr, value)
+        try:
+            element = etree.SubElement(self._element, spec.tag, attrib)
+        except ValueError:
+            for xml_name, value in attrib.items():
+                if _XML_ILLEGAL.search(value):
+                    raise XMLValueError(
+                        _illegal_char_message(f"{spec.tag}: attribute {xml_name}", value)
+                    ) from None
+            raise
+        if text is not None:
+            if type(text) is not str:
+                raise TypeError(
+                    f"{spec.tag}: {spec.text_keyword} must be a str; got {type(text).__name__}"
+                )
+            if not text and spec.text_required:
+                self._element.remove(element)
+                raise XMLValueError(f"{spec.tag}: {spec.text_keyword} must not be empty")
+            try:
+                element.text = text
+            except ValueError:
+                self._element.remove(element)
+                raise XMLValueError(
+                    _illegal_char_message(f"{spec.tag}: {spec.text_keyword}", text)
+                ) from None
+        node = (cls or Node)(element, spec)
+        self.children.append(node)
+        return node
+
+
+class Prompts(Node):
+    """Base of the containers that take prompts: :class:`Response` and :class:`CollectDtmf`."""
+
+    __slots__ = ()
+
+    def play_text(
+        self,
+        text: str,
+        *,
+        lang: PlayTextLanguage | None = None,
+        speed: int | None = None,
+        quality: Literal["best", "normal"] | None = None,
+        engine: Literal["ggl", "polly"] | None = None,
+    ) -> Self:
+        """Speak ``text`` (``<playtext>``).
+
+        Args:
+            text: words to speak, any language KooKoo's TTS reads (UTF-8).
+            lang: TTS language, e.g. ``"EN"`` or ``"hi-IN"`` (KooKoo defaults to English).
+            speed: 1 (slow) to 9 (fast); KooKoo's default is 2.
+            quality: ``"best"`` (default) or ``"normal"``.
+            engine: the ``type`` attribute: ``"ggl"`` (Google) or ``"polly"`` (uncertain).
+        """
+        self._add(_PLAYTEXT, text, (lang, speed, quality, engine))
+        return self
+
+    def play_audio(self, url: str) -> Self:
+        """Play the audio file at ``url`` (``<playaudio>``): WAV (8 kHz, 16-bit, mono) or MP3.
+
+        Use an absolute URL: KooKoo fetches it.  Inside an app, a relative URL is resolved
+        against the request's URL when the reply is sent.
+        """
+        self._add(_PLAYAUDIO, url)
+        return self
+
+
+class CollectDtmf(Prompts):
+    """A ``<collectdtmf>`` element: prompts played while the caller's digits are collected.
+
+    Use it as a context manager or chain on it::
+
+        with r.collect_dtmf(max_digits=4, terminator="#") as pin:
+            pin.play_text("Enter your PIN, then hash")
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+
+class Response(Prompts):
+    """A KooKoo reply: the ``<response>`` root and the elements KooKoo runs in order.
+
+    Args:
+        sid: session id written on the root (apps usually echo the request's ``sid``).
+        filler: ``True`` makes KooKoo play hold music while it fetches the next reply.
+
+    >>> print(Response(sid="42").play_text("Hello").hangup())
+    <?xml version='1.0' encoding='UTF-8'?>
+    <response sid="42"><playtext>Hello</playtext><hangup/></response>
+    """
+
+    __slots__ = ()
+
+    def __init__(self, *, sid: str | None = None, filler: bool | None = None) -> None:
+        attrib: dict[str, str] = {}
+        if sid is not None:
+            attrib["sid"] = _encode("response", _SID, sid)
+            if _XML_ILLEGAL.search(sid):
+                raise XMLValueError(_illegal_char_message("response: attribute sid", sid))
+        if filler is not None:
+            attrib["filler"] = _encode("response", _FILLER, filler)
+        super().__init__(etree.Element("response", attrib), _RESPONSE)
+
+    @classmethod
+    def _wrap(cls, element: etree._Element, sourceline: int | None) -> Response:
+        node = cls.__new__(cls)
+        Node.__init__(node, element, _RESPONSE, sourceline)
+        return node
+
+    def say_as(
+        self,
+        value: str | int | Decimal | _dt.date,
+        *,
+        format: SayAsFormat | SayAsFormatName | int,  # KooKoo's own name
+        lang: SayAsLanguage | None = None,
+    ) -> Self:
+        """Speak ``value`` in a format (``<say-as>``): a number, date, amount or digits.
+
+        Args:
+            value: what to speak; a ``date`` is written ``YYYYMMDD``, a ``Decimal`` amount
+                keeps two decimals for ``CURRENCY_DECIMAL``.
+            format: a :class:`~kookoo.lang.SayAsFormat`, its code (``401``) or its name
+                (``"currency"``).
+            lang: language of the spoken value, e.g. ``"EN"``, ``"HI"``.
+
+        >>> Response().say_as(5000, format="currency", lang="EN").children[0].attrs
+        {'format': '401', 'lang': 'EN'}
+        """
+        try:
+            fmt = say_as_format(format)
+        except ValueError as exc:
+            raise XMLValueError(str(exc)) from None
+        try:
+            text = say_as_text(value, fmt)
+        except ValueError as exc:
+            raise XMLValueError(str(exc)) from None
+        self._add(_SAY_AS, text, (str(fmt.value), lang))
+        return self
+
+    def collect_dtmf(
+        self,
+        *,
+        max_digits: int | None = None,
+        terminator: Literal["#", "*"] | None = None,
+        timeout_ms: int | None = None,
+    ) -> CollectDtmf:
+        """Collect digits (``<collectdtmf>``); KooKoo then sends ``GotDTMF``.
+
+        Returns the new :class:`CollectDtmf` so prompts can be nested in it.
+
+        Args:
+            max_digits: collection ends when this many digits are pressed (``l``).
+            terminator: ``"#"`` or ``"*"`` ends input early (``t``).
+            timeout_ms: milliseconds to wait for input (``o``; KooKoo's default is 4000).
+        """
+        node = self._add(_COLLECT, None, (max_digits, terminator, timeout_ms), CollectDtmf)
+        assert isinstance(node, CollectDtmf)
+        return node
+
+    def record(
+        self,
+        filename: str,
+        *,
+        format: Literal["wav", "mp3"] | None = None,  # KooKoo's own name
+        silence_seconds: int | None = None,
+        max_seconds: int | None = None,
+        terminator: str | None = None,
+        option: Literal["k"] | None = None,
+    ) -> Self:
+        """Record the caller (``<record>``); KooKoo then sends ``Record`` with the file's URL.
+
+        Args:
+            filename: a unique name for the recording.
+            format: ``"wav"`` or ``"mp3"``.
+            silence_seconds: stop after this much silence (``silence``; default 4).
+            max_seconds: longest recording (``maxduration``; default 60).
+            terminator: key that stops recording (``termchar``; default ``#``).
+            option: ``"k"`` kept recording after hangup in old KooKoo versions.
+        """
+        self._add(_RECORD, filename, (format, silence_seconds, max_seconds, terminator, option))
+        return self
+
+    def dial(
+        self,
+        number: str,
+        *,
+        record: bool | None = None,
+        limit_seconds: int | None = None,
+        timeout: int | None = None,
+        moh: Literal["default", "ring", "normal"] | None = None,
+        prompt_to_called_number: str | None = None,
+        caller_id: str | None = None,
+        transfer_allowed_by_caller: bool | None = None,
+        callback_on_answered: str | None = None,
+    ) -> Self:
+        """Connect the caller to ``number`` (``<dial>``); KooKoo then sends ``Dial``.
+
+        Do not put :meth:`hangup` in the same reply: wait for the ``Dial`` event.
+
+        Args:
+            number: the number to dial (prefix STD numbers with 0).
+            record: record the bridged call; its URL comes back in the Dial event.
+            limit_seconds: longest talk time after answer (``limittime``).
+            timeout: ring timeout as KooKoo's ``timeout`` attribute.  Its unit is disputed:
+                official samples pass ``30`` (seconds), PHP comments say milliseconds.
+            moh: what the caller hears while it rings: ``"default"`` music on hold,
+                ``"ring"`` KooKoo's ring, ``"normal"`` the telco's tones.
+            prompt_to_called_number: audio URL played to the called party first, or ``"no"``.
+            caller_id: caller id shown to the called party; must be one of your DIDs.
+            transfer_allowed_by_caller: newer attribute (one source).
+            callback_on_answered: URL called when answered (newer attribute, one source).
+        """
+        self._add(
+            _DIAL,
+            number,
+            (
+                record,
+                limit_seconds,
+                timeout,
+                moh,
+                prompt_to_called_number,
+                caller_id,
+                transfer_allowed_by_caller,
+                callback_on_answered,
+            ),
+        )
+        return self
+
+    def conference(
+        self,
+        room: str,
+        *,
+        caller_id: str | None = None,
+        record: bool | None = None,
+        timeout: int | None = None,
+        version: str | None = None,
+        caller_onhold_music: str | None = None,
+    ) -> Self:
+        """Join the caller to conference ``room`` (``<conference>``).
+
+        Args:
+            room: conference number or room id.
+            caller_id: caller id shown.
+            record: record the conference (KooKoo's default is true).
+            timeout: KooKoo's ``timeout`` (units uncertain; -1 means none).
+            version: KooKoo's ``version`` attribute (meaning undocumented).
+            caller_onhold_music: hold music, e.g. ``"default"``.
+        """
+        self._add(_CONFERENCE, room, (caller_id, record, timeout, version, caller_onhold_music))
+        return self
+
+    def hangup(self) -> Self:
+        """End the call (``<hangup/>``); KooKoo then sends ``Disconnect``."""
+        self._add(_HANGUP, None)
+        return self
+
+    def goto_url(self, url: str, *, clean_params: bool | None = None) -> Self:
+        """Send KooKoo's next request to ``url`` (``<gotourl>``).
+
+        Query parameters in ``url`` come back on that request.  Use an absolute URL; inside an
+        app a relative one is resolved against the request's URL when the reply is sent.
+        """
+        self._add(_GOTOURL, url, (clean_params,))
+        return self
+
+    def send_sms(self, text: str, *, to: str | None = None, unicode: bool | None = None) -> Self:
+        """Send an SMS with ``text`` during the call (``<sendsms>``; SMS-enabled accounts).
+
+        Args:
+            text: the message.
+            to: destination number (10 digits, or 91 and 10 digits).
+            unicode: send as Unicode (how KooKoo spells this value is uncertain).
+        """
+        self._add(_SENDSMS, text, (to, unicode))
+        return self
+
+    def play_dtmf(self) -> Self:
+        """Add ``<playdtmf-i/>`` (from KooKoo's PHP library; semantics undocumented)."""
+        self._add(_PLAYDTMF, None)
+        return self
+
+    def recognize(
+        self,
+        *,
+        engine: Literal["zena", "ggl-stream", "indybol"] | None = None,
+        timeout: int | None = None,
+        silence: int | None = None,
+        lang: RecognizeLanguage | None = None,
+        length: int | None = None,
+        grammar: str | None = None,
+        success_file: str | None = None,
+        complete_silence: int | None = None,
+        moh: str | None = None,
+        moh_url: str | None = None,
+    ) -> Self:
+        """Recognise speech (``<recognize>``); KooKoo then sends ``Recognize`` with the text.
+
+        Args:
+            engine: the ``type`` attribute: ``"zena"``, ``"ggl-stream"`` or ``"indybol"``.
+            timeout: KooKoo's ``timeout`` (looks like seconds; default 5).
+            silence: silence that ends speech (default 10).
+            lang: ``"en"``, ``"hi"``, ``"en-IN"`` or ``"hi-IN"``.
+            length: max digits for digit grammars.
+            grammar: e.g. ``"digits"``, ``"yesno"``, ``"number"``, ``"date"``.
+            success_file: audio URL played once speech is captured.
+            complete_silence: silence after speech (default 2).
+            moh: music on hold while recognising.
+            moh_url: URL of that music.
+        """
+        self._add(
+            _RECOGNIZE,
+            None,
+            (
+                engine,
+                timeout,
+                silence,
+                lang,
+                length,
+                grammar,
+                success_file,
+                complete_silence,
+                moh,
+                moh_url,
+            ),
+        )
+        return self
+
+    def stream(
+        self,
+        number: str,
+        *,
+        is_sip: bool | None = None,
+        url: str | None = None,
+        uui: str | None = None,
+        moh: str | None = None,
+        record: bool | None = None,
+    ) -> Self:
+        """Stream the call's audio to a WebSocket voice bot (``<stream>``); then ``Stream``.
+
+        Args:
+            number: the SIP/stream number Ozonetel provisioned.
+            is_sip: the number is a SIP number.
+            url: the ``ws://``/``wss://`` endpoint.
+            uui: JSON passed to the socket (``x-uui``).
+            moh: hold audio, e.g. ``"silence"``.
+            record: record the streamed call.
+        """
+        self._add(_STREAM, number, (is_sip, url, uui, moh, record))
+        return self
+
+    def start_record(self) -> Self:
+        """Start recording the whole call (``<start-record/>``)."""
+        self._add(_START_RECORD, None)
+        return self
+
+    def cc_transfer(
+        self,
+        queue: str,
+        *,
+        record: bool | None = None,
+        moh: str | None = None,
+        caller_onhold_music: str | None = None,
+        uui: str | None = None,
+        timeout_seconds: int | None = None,
+        ring_type: str | None = None,
+    ) -> Self:
+        """Transfer to a CloudAgent contact-centre ``queue`` (``<cctransfer>``)."""
+        self._add(
+            _CCTRANSFER, queue, (record, moh, caller_onhold_music, uui, timeout_seconds, ring_type)
+        )
+        return self
+
+    def add_raw(
+        self,
+        tag: str,
+        text: str = "",
+        attrs: Mapping[str, str] | None = None,
+        **more_attrs: str,
+    ) -> Self:
+        """Add an element kookoo does not model (for tags KooKoo adds later).
+
+        Text and attribute values are still escaped and checked for characters XML cannot
+        carry.  Attribute names that are not Python identifiers go in ``attrs``.
+
+        >>> Response().add_raw("context", "billing").children[0]
+        Node('context', text='billing')
+        """
+        if not _XML_NAME.match(tag):
+            raise XMLValueError(f"add_raw: {tag!r} is not a valid XML tag name")
+        attrib = {**(attrs or {}), **more_attrs}
+        for name, value in attrib.items():
+            if not _XML_NAME.match(name):
+                raise XMLValueError(f"{tag}: {name!r} is not a valid XML attribute name")
+            if type(value) is not str:
+                raise TypeError(f"{tag}: attribute {name} must be a str; got {value!r}")
+            if _XML_ILLEGAL.search(value):
+                raise XMLValueError(_illegal_char_message(f"{tag}: attribute {name}", value))
+        if _XML_ILLEGAL.search(text):
+            raise XMLValueError(_illegal_char_message(f"{tag}: text", text))
+        element = etree.SubElement(self._element, tag, attrib)
+        if text:
+            element.text = text
+        self.children.append(Node(element, None))
+        return self
+
+    # -- reading and writing ----------------------------------------------------------------
+
+    @property
+    def sid(self) -> str | None:
+        """The ``sid`` attribute, if set."""
+        return self.get("sid")
+
+    @property
+    def event_nodes(self) -> list[Node]:
+        """The top-level elements after which KooKoo sends an event, in order."""
+        return [c for c in self.children if c.spec is not None and c.spec.event is not None]
+
+    def to_xml(self) -> bytes:
+        """Serialise as UTF-8 bytes with an XML declaration; attributes in schema order."""
+        return etree.tostring(self._element, xml_declaration=True, encoding="UTF-8")
+
+    def __str__(self) -> str:
+        return self.to_xml().decode("utf-8")
+
+
+def _spec(tag: str) -> ElementSpec:
+    return schema.BY_TAG[tag]
+
+
+_RESPONSE = _spec("response")
+_SID, _FILLER = _RESPONSE.attrs
+_PLAYTEXT = _spec("playtext")
+_SAY_AS = _spec("say-as")
+_PLAYAUDIO = _spec("playaudio")
+_COLLECT = _spec("collectdtmf")
+_RECORD = _spec("record")
+_DIAL = _spec("dial")
+_CONFERENCE = _spec("conference")
+_HANGUP = _spec("hangup")
+_GOTOURL = _spec("gotourl")
+_SENDSMS = _spec("sendsms")
+_PLAYDTMF = _spec("playdtmf-i")
+_RECOGNIZE = _spec("recognize")
+_STREAM = _spec("stream")
+_START_RECORD = _spec("start-record")
+_CCTRANSFER = _spec("cctransfer")
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+_PARSER = etree.XMLParser(
+    resolve_entities=False,
+    no_network=True,
+    load_dtd=False,
+    dtd_validation=False,
+    huge_tree=False,
+    remove_comments=True,
+    remove_pis=True,
+    collect_ids=False,
+)
+_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
+_LXML_POSITION = re.compile(r",? \(?line \d+,? column \d+\)?$")
+
+
+def parse_tree(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etree._Element:
+    """Parse XML safely and return the lxml root element.
+
+    No DTD is loaded, no entity is expanded, nothing is fetched from the network, and documents
+    larger than ``max_bytes`` are refused.  Errors are :class:`ResponseParseError` with line and
+    column.
+    """
+    if isinstance(data, str):
+        # A declaration naming another encoding would lie about a str we encode as UTF-8.
+        data = _DECLARATION.sub("", data, count=1).encode("utf-8")
+    elif not isinstance(data, bytes):
+        raise TypeError(f"parse_response() takes bytes or str, not {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise ResponseParseError(f"document is {len(data)} bytes; the limit is {max_bytes}")
+    # Whitespace before the declaration is an XML error that KooKoo evidently shrugs off.
+    data = data.lstrip(b" \t\r\n").removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
+    if not data:
+        raise ResponseParseError("document is empty", 1, 1)
+    doctype = _DOCTYPE.search(data)
+    if doctype is not None:
+        line = data.count(b"\n", 0, doctype.start()) + 1
+        raise ResponseParseError("DOCTYPE declarations are not allowed in KooKoo XML", line, 1)
+    try:
+        return etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position
+        message = _LXML_POSITION.sub("", str(exc.msg))
+        raise ResponseParseError(message, line, column) from None
+
+
+def _convert(element: etree._Element, into: Node) -> None:
+    """Copy ``element``'s children (known ones under canonical tags) into ``into``."""
+    for child in element:
+        tag = child.tag
+        if not isinstance(tag, str):  # processing instructions and the like
+            continue
+        spec = schema.lookup(tag)
+        new = etree.SubElement(into._element, spec.tag if spec else tag, _attrib(child))
+        node_cls = CollectDtmf if spec is not None and spec.tag == "collectdtmf" else Node
+        node = node_cls(new, spec, _line(child))
+        into.children.append(node)
+        text = child.text or ""
+        if len(child) or (spec is not None and spec.text == "none"):
+            # Indentation around child elements is layout, not content.
+            text = text.strip()
+        new.text = text or None
+        if len(child):
+            _convert(child, node)
+
+
+def parse_response(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Response:
+    """Read KooKoo XML as real apps write it into the same objects the builders make.
+
+    Accepts any tag-name case (``<Response>``, ``<PlayText>``), both ``say-as`` spellings,
+    single or double quotes, whitespace and a missing declaration.  Unknown elements are kept
+    as raw :class:`Node` objects; nothing is dropped.  A bare element whose tag KooKoo knows
+    (a fragment such as ``<dial>...</dial>``) is read as if it stood inside ``<response>``;
+    :func:`kookoo.lint.lint` reports it.
+
+    Raises:
+        ResponseParseError: malformed XML (with line and column), a DOCTYPE, or a document
+            over ``max_bytes``.
+
+    >>> parse_response("<Response><PlayText>Hi</PlayText></Response>") == Response().play_text("Hi")
+    True
+    """
+    root = parse_tree(data, max_bytes=max_bytes)
+    spec = schema.lookup(str(root.tag))
+    if spec is not None and spec.tag == "response":
+        response = Response._wrap(etree.Element("response", _attrib(root)), _line(root))
+        _convert(root, response)
+        return response
+    if spec is None:
+        raise ResponseParseError(
+            f"the root element is <{root.tag}>; KooKoo XML starts with <response>",
+            _line(root),
+            1,
+        )
+    response = Response._wrap(etree.Element("response"), None)
+    holder = etree.Element("holder")
+    holder.append(root)
+    _convert(holder, response)
+    return response

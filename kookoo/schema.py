@@ -1,0 +1,560 @@
+"""The one declarative table of KooKoo XML ("KooKoo tunes").
+
+Every element KooKoo understands, every attribute it takes (Python keyword, XML name, type,
+allowed values or range, unit, KooKoo's default), which children an element may hold and which
+event it makes KooKoo send next.  The builders (:mod:`kookoo.response`), the parser and the
+linter (:mod:`kookoo.lint`) all read this table, so the vocabulary is written down once.
+
+Canonical spelling: kookoo emits lower-case tag names as KooKoo's own PHP library and docs do
+(``response``, ``playtext``, ``say-as``, ``collectdtmf``, ...).  The parser also accepts any
+tag-name case (``<Response>``, ``<PlayText>``, ``<Say-As>``) and the historical aliases listed in
+:attr:`ElementSpec.aliases`.  Attribute names are matched exactly, as KooKoo documents them.
+
+Confidence marks follow ``protocol.md``: ``"C"`` confirmed by an official Ozonetel source,
+``"O"`` observed in independent public code, ``"U"`` uncertain.  Where a fact is uncertain the
+builders stay conservative (they only emit values seen working) and the parser stays lenient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+AttrKind = Literal["str", "int", "bool", "choice", "url"]
+Confidence = Literal["C", "O", "U"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttrSpec:
+    """One attribute of a KooKoo element.
+
+    Attributes:
+        keyword: the Python keyword argument the builder method takes.
+        xml: the attribute name on the wire.
+        kind: ``"int"`` (whole number, optionally bounded by ``minimum``/``maximum``),
+            ``"bool"`` (written as ``true_text``/``false_text``), ``"choice"`` (one of
+            ``choices``), ``"url"`` (an absolute http(s)/ws(s) URL is expected) or ``"str"``.
+        choices: the closed set of values for ``"choice"``; for ``"str"`` the values seen in
+            the wild (informational, not enforced).
+        unit: unit of a number (``"ms"``, ``"s"``), for documentation and messages.
+        default: KooKoo's own default when the attribute is left out (documentation only).
+        doc: one sentence on what it does.
+        confidence: how sure we are the attribute exists and means this.
+    """
+
+    keyword: str
+    xml: str
+    kind: AttrKind
+    doc: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    unit: str | None = None
+    default: str | None = None
+    true_text: str = "true"
+    false_text: str = "false"
+    confidence: Confidence = "C"
+
+    def describe_allowed(self) -> str:
+        """Say in words which values this attribute accepts (used in error messages)."""
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "bool":
+            return f"True or False (written {self.true_text!r}/{self.false_text!r})"
+        if self.kind == "int":
+            unit = f" {self.unit}" if self.unit else ""
+            if self.minimum is not None and self.maximum is not None:
+                return f"a whole number from {self.minimum} to {self.maximum}{unit}"
+            if self.minimum is not None:
+                return f"a whole number >= {self.minimum}{unit}"
+            return f"a whole number{unit}"
+        if self.kind == "url":
+            return "an absolute URL"
+        return "a string"
+
+
+TextKind = Literal["none", "text", "url", "number", "name"]
+
+
+@dataclass(frozen=True, slots=True)
+class ElementSpec:
+    """One KooKoo element.
+
+    Attributes:
+        tag: canonical tag name (what kookoo emits).
+        method: name of the builder method that adds it.
+        text: what the element's text content is: ``"none"`` (empty element), ``"text"``
+            (words to speak or send), ``"url"``, ``"number"`` (a phone number / room) or
+            ``"name"`` (a file or queue name).
+        text_keyword: the builder's positional parameter name for the text.
+        text_required: whether an element without text is an error.
+        attrs: the attributes, in the order kookoo writes them.
+        children: canonical tags of allowed child elements (prompts inside ``collectdtmf``).
+        event: the event KooKoo sends next once this element has run, or ``None``.
+        aliases: other spellings the parser accepts (compared case-insensitively).
+        doc: one sentence on what it does.
+        confidence: how sure we are of the element.
+    """
+
+    tag: str
+    method: str
+    text: TextKind
+    doc: str
+    text_keyword: str = "text"
+    text_required: bool = False
+    attrs: tuple[AttrSpec, ...] = ()
+    children: tuple[str, ...] = ()
+    event: str | None = None
+    aliases: tuple[str, ...] = ()
+    confidence: Confidence = "C"
+    attr_by_keyword: Mapping[str, AttrSpec] = field(init=False, repr=False, compare=False)
+    attr_by_xml: Mapping[str, AttrSpec] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Derived lookups, built once; the tuple above stays the single source.
+        object.__setattr__(self, "attr_by_keyword", {a.keyword: a for a in self.attrs})
+        object.__setattr__(self, "attr_by_xml", {a.xml: a for a in self.attrs})
+
+
+#: Languages for ``playtext``: KooKoo's legacy codes and the BCP-47 codes used since 2019.
+PLAYTEXT_LANGUAGES = (
+    "EN",
+    "HI",
+    "TE",
+    "KA",
+    "en-IN",
+    "hi-IN",
+    "te-IN",
+    "ta-IN",
+    "ml-IN",
+    "kn-IN",
+    "mr-IN",
+    "gu-IN",
+    "bn-IN",
+)
+#: Languages for ``say-as`` (PHP library's list, plus VoIP Drupal's ``ML``/``TN`` variants).
+SAY_AS_LANGUAGES = ("EN", "HI", "KA", "MA", "TE", "TA", "GUJ", "BN", "MR", "ORI", "ML", "TN")
+#: Say-As format codes (see :class:`kookoo.lang.SayAsFormat` for their names).
+SAY_AS_FORMATS = ("1", "201", "202", "204", "222", "401", "402", "501")
+#: Languages for ``recognize``.
+RECOGNIZE_LANGUAGES = ("en", "hi", "en-IN", "hi-IN")
+DIAL_MOH = ("default", "ring", "normal")
+
+_PROMPTS = ("playtext", "playaudio")
+
+ELEMENTS: tuple[ElementSpec, ...] = (
+    ElementSpec(
+        tag="response",
+        method="Response",
+        text="none",
+        doc="The root of every KooKoo reply.",
+        attrs=(
+            AttrSpec("sid", "sid", "str", "Session id, usually the request's sid echoed back."),
+            AttrSpec(
+                "filler",
+                "filler",
+                "bool",
+                "Play hold music while KooKoo waits for the app's next answer.",
+                true_text="yes",
+                false_text="no",
+            ),
+        ),
+        children=(
+            "playtext",
+            "say-as",
+            "playaudio",
+            "collectdtmf",
+            "record",
+            "dial",
+            "conference",
+            "hangup",
+            "gotourl",
+            "sendsms",
+            "playdtmf-i",
+            "recognize",
+            "stream",
+            "start-record",
+            "cctransfer",
+        ),
+    ),
+    ElementSpec(
+        tag="playtext",
+        method="play_text",
+        text="text",
+        text_required=True,
+        doc="Speak text with text-to-speech.",
+        attrs=(
+            AttrSpec("lang", "lang", "choice", "TTS language.", PLAYTEXT_LANGUAGES, default="EN"),
+            AttrSpec(
+                "speed",
+                "speed",
+                "int",
+                "Voice rate, 1 slow to 9 fast.",
+                minimum=1,
+                maximum=9,
+                default="2",
+            ),
+            AttrSpec(
+                "quality", "quality", "choice", "TTS quality.", ("best", "normal"), default="best"
+            ),
+            AttrSpec(
+                "engine",
+                "type",
+                "choice",
+                "TTS engine: 'ggl' (Google) or 'polly' (AWS).",
+                ("ggl", "polly"),
+                confidence="U",
+            ),
+        ),
+    ),
+    ElementSpec(
+        tag="say-as",
+        method="say_as",
+        text="text",
+        text_keyword="value",
+        text_required=True,
+        aliases=("sayas",),
+        doc="Speak a value (number, date, amount, digits) in a format.",
+        attrs=(
+            AttrSpec(
+                "format", "format", "choice", "Say-As format code.", SAY_AS_FORMATS, default="501"
+            ),
+            AttrSpec("lang", "lang", "choice", "Language of the spoken value.", SAY_AS_LANGUAGES),
+        ),
+    ),
+    ElementSpec(
+        tag="playaudio",
+        method="play_audio",
+        text="url",
+        text_keyword="url",
+        text_required=True,
+        doc="Play an audio file from an absolute URL (WAV 8 kHz 16-bit mono PCM, or MP3).",
+    ),
+    ElementSpec(
+        tag="collectdtmf",
+        method="collect_dtmf",
+        text="none",
+        event="GotDTMF",
+        children=_PROMPTS,
+        doc="Collect digits from the caller; KooKoo then sends GotDTMF.",
+        attrs=(
+            AttrSpec("max_digits", "l", "int", "Stop after this many digits.", minimum=1),
+            AttrSpec("terminator", "t", "choice", "Key that ends input.", ("#", "*")),
+            AttrSpec(
+                "timeout_ms",
+                "o",
+                "int",
+                "Give up after this long without input.",
+                minimum=0,
+                unit="ms",
+                default="4000",
+            ),
+        ),
+    ),
+    ElementSpec(
+        tag="record",
+        method="record",
+        text="name",
+        text_keyword="filename",
+        text_required=True,
+        event="Record",
+        doc="Record the caller; KooKoo then sends Record with the file's URL.",
+        attrs=(
+            AttrSpec("format", "format", "choice", "File format.", ("wav", "mp3"), default="wav"),
+            AttrSpec(
+                "silence_seconds",
+                "silence",
+                "int",
+                "Stop after this much silence.",
+                minimum=1,
+                unit="s",
+                default="4",
+            ),
+            AttrSpec(
+                "max_seconds",
+                "maxduration",
+                "int",
+                "Longest recording.",
+                minimum=1,
+                unit="s",
+                default="60",
+            ),
+            AttrSpec(
+                "terminator",
+                "termchar",
+                "choice",
+                "Key that stops recording.",
+                ("#", "*", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"),
+                default="#",
+            ),
+            AttrSpec(
+                "option",
+                "option",
+                "choice",
+                "'k' keeps recording after hangup (removed 2016).",
+                ("k",),
+            ),
+        ),
+    ),
+    ElementSpec(
+        tag="dial",
+        method="dial",
+        text="number",
+        text_keyword="number",
+        text_required=True,
+        event="Dial",
+        doc="Connect the caller to another number; KooKoo then sends Dial. Paid accounts only.",
+        attrs=(
+            AttrSpec("record", "record", "bool", "Record the bridged call.", default="false"),
+            AttrSpec(
+                "limit_seconds",
+                "limittime",
+                "int",
+                "Longest talk time after answer.",
+                minimum=1,
+                unit="s",
+                default="1000",
+            ),
+            AttrSpec(
+                "timeout",
+                "timeout",
+                "int",
+                "Ring timeout; units disputed (30 in official samples, ms in PHP comments).",
+                minimum=0,
+                confidence="U",
+            ),
+            AttrSpec("moh", "moh", "choice", "What the caller hears while ringing.", DIAL_MOH),
+            AttrSpec(
+                "prompt_to_called_number",
+                "promptToCalledNumber",
+                "str",
+                "Audio URL played to the called party before bridging, or 'no'.",
+                default="no",
+            ),
+            AttrSpec("caller_id", "caller_id", "str", "Caller id shown; a DID of the account."),
+            AttrSpec(
+                "transfer_allowed_by_caller",
+                "transfer_allowed_by_caller",
+                "bool",
+                "Let the caller transfer.",
+                confidence="U",
+            ),
+            AttrSpec(
+                "callback_on_answered",
+                "callback_onanswered",
+                "url",
+                "URL KooKoo calls when the dialled party answers.",
+                confidence="U",
+            ),
+        ),
+    ),
+    ElementSpec(
+        tag="conference",
+        method="conference",
+        text="number",
+        text_keyword="room",
+        text_required=True,
+        event="Conference",
+        doc="Join the caller to a conference room; Conference is sent when they leave with #.",
+        attrs=(
+            AttrSpec("caller_id", "caller_id", "str", "Caller id shown.", default=""),
+            AttrSpec("record", "record", "bool", "Record the conference.", default="true"),
+            AttrSpec(
+                "timeout",
+                "timeout",
+                "int",
+                "Timeout (units uncertain; -1 means none).",
+                minimum=-1,
+                default="-1",
+                confidence="U",
+            ),
+            AttrSpec("version", "version", "str", "Unknown; KooKoo's default is 1.", default="1"),
+            AttrSpec(
+                "caller_onhold_music",
+                "caller_onhold_music",
+                "str",
+                "Hold music ('default').",
+            ),
+        ),
+    ),
+    ElementSpec(
+        tag="hangup",
+        method="hangup",
+        text="none",
+        event="Disconnect",
+        doc="End the call; KooKoo then sends Disconnect (its reply is ignored).",
+    ),
+    ElementSpec(
+        tag="gotourl",
+        method="goto_url",
+        text="url",
+        text_keyword="url",
+        text_required=True,
+        doc="Send KooKoo's next request(s) to another absolute URL.",
+        attrs=(
+            AttrSpec(
+                "clean_params",
+                "clean_params",
+                "bool",
+                "Seen once in a 2026 voice bot.",
+                confidence="U",
+            ),
+        ),
+    ),
+    ElementSpec(
+        tag="sendsms",
+        method="send_sms",
+        text="text",
+        text_required=True,
+        doc="Send an SMS during the call (SMS-enabled accounts).",
+        attrs=(
+            AttrSpec("to", "to", "str", "Destination number (10 digits or 91 + 10 digits)."),
+            AttrSpec(
+                "unicode",
+                "unicode",
+                "bool",
+                "Send as Unicode (value format uncertain).",
+                confidence="U",
+            ),
+        ),
+    ),
+    ElementSpec(
+        tag="playdtmf-i",
+        method="play_dtmf",
+        text="none",
+        aliases=("playtdtmf-i",),
+        doc="Emitted by KooKoo's PHP library's playdtmf(); semantics undocumented.",
+        confidence="U",
+    ),
+    ElementSpec(
+        tag="recognize",
+        method="recognize",
+        text="none",
+        event="Recognize",
+        doc="Speech recognition; KooKoo then sends Recognize with the text.",
+        attrs=(
+            AttrSpec("engine", "type", "choice", "Recogniser.", ("zena", "ggl-stream", "indybol")),
+            AttrSpec(
+                "timeout",
+                "timeout",
+                "int",
+                "Timeout (looks like seconds).",
+                minimum=0,
+                default="5",
+                confidence="U",
+            ),
+            AttrSpec(
+                "silence", "silence", "int", "Silence that ends speech.", minimum=0, default="10"
+            ),
+            AttrSpec("lang", "lang", "choice", "Language.", RECOGNIZE_LANGUAGES, default="en"),
+            AttrSpec("length", "length", "int", "Max digits for digit grammars.", minimum=1),
+            AttrSpec(
+                "grammar",
+                "grammar",
+                "str",
+                "Grammar name.",
+                (
+                    "digits",
+                    "yesno",
+                    "qa",
+                    "recogmo",
+                    "-1",
+                    "intuit",
+                    "number",
+                    "number1_to_99",
+                    "time",
+                    "currency",
+                    "boolean",
+                    "date",
+                ),
+                default="digits",
+            ),
+            AttrSpec("success_file", "success_file", "url", "Audio played once speech is heard."),
+            AttrSpec(
+                "complete_silence",
+                "complete_silence",
+                "int",
+                "Silence after speech.",
+                minimum=0,
+                default="2",
+            ),
+            AttrSpec("moh", "moh", "str", "Music on hold while recognising."),
+            AttrSpec("moh_url", "moh_url", "url", "URL of that music."),
+        ),
+    ),
+    ElementSpec(
+        tag="stream",
+        method="stream",
+        text="number",
+        text_keyword="number",
+        text_required=True,
+        event="Stream",
+        confidence="O",
+        doc="Stream the call's audio over a WebSocket (voice bots); Stream is sent when it ends.",
+        attrs=(
+            AttrSpec("is_sip", "is_sip", "bool", "The text is a SIP number.", confidence="O"),
+            AttrSpec("url", "url", "url", "ws:// or wss:// endpoint.", confidence="O"),
+            AttrSpec(
+                "uui", "x-uui", "str", "JSON passed to the socket as x_headers.", confidence="O"
+            ),
+            AttrSpec("moh", "moh", "str", "Hold audio ('silence').", ("silence",), confidence="O"),
+            AttrSpec("record", "record", "bool", "Record the streamed call.", confidence="O"),
+        ),
+    ),
+    ElementSpec(
+        tag="start-record",
+        method="start_record",
+        text="none",
+        confidence="O",
+        doc="Start recording the whole call.",
+    ),
+    ElementSpec(
+        tag="cctransfer",
+        method="cc_transfer",
+        text="name",
+        text_keyword="queue",
+        text_required=True,
+        confidence="O",
+        doc="Transfer to a CloudAgent contact-centre campaign or queue.",
+        attrs=(
+            AttrSpec("record", "record", "bool", "Record the transfer.", confidence="O"),
+            AttrSpec("moh", "moh", "str", "Music on hold.", confidence="O"),
+            AttrSpec(
+                "caller_onhold_music", "caller_onhold_music", "str", "Hold music.", confidence="O"
+            ),
+            AttrSpec("uui", "uui", "str", "User-to-user information.", confidence="O"),
+            AttrSpec(
+                "timeout_seconds",
+                "timeout",
+                "int",
+                "Ring timeout (seconds assumed).",
+                minimum=0,
+                unit="s",
+                confidence="U",
+            ),
+            AttrSpec(
+                "ring_type", "ringType", "str", "Ring type ('ring').", ("ring",), confidence="O"
+            ),
+        ),
+    ),
+)
+
+#: Canonical tag -> spec.
+BY_TAG: Mapping[str, ElementSpec] = {e.tag: e for e in ELEMENTS}
+#: Lower-cased spelling (canonical or alias) -> spec; the parser's lookup.
+BY_SPELLING: Mapping[str, ElementSpec] = {
+    **{e.tag.lower(): e for e in ELEMENTS},
+    **{a.lower(): e for e in ELEMENTS for a in e.aliases},
+}
+#: Tags after which KooKoo sends a new request with a result.
+EVENT_TAGS: frozenset[str] = frozenset(e.tag for e in ELEMENTS if e.event is not None)
+
+
+def lookup(tag: str) -> ElementSpec | None:
+    """Find an element by any accepted spelling (case-insensitive), or ``None`` if unknown.
+
+    >>> lookup("Say-As").tag
+    'say-as'
+    """
+    return BY_SPELLING.get(tag.lower())

@@ -1,0 +1,138 @@
+"""The interface every call store implements, and the error a lost race raises."""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from kookoo.calls import Call
+
+__all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_TTL_SECONDS", "CallStore", "ConflictError"]
+
+DEFAULT_TTL_SECONDS = 2 * 60 * 60.0
+"""A live call with no saved activity for this long (2 hours) expires."""
+
+DEFAULT_GRACE_SECONDS = 10 * 60.0
+"""An ended call is kept this long (10 minutes) after it was last saved, for late events."""
+
+
+class ConflictError(Exception):
+    """Another request changed (or created, or removed) the call since this one loaded it.
+
+    Stores use optimistic concurrency: :meth:`CallStore.save` writes only if the stored version
+    is still the one the call was loaded with. The losing request gets this error; the app's
+    policy decides whether to reload and retry or to play a fallback prompt.
+
+    Attributes:
+        sid: the call's sid.
+        expected: the version the saving request loaded (0: it meant to create the call).
+        found: the version now stored; 0 when there is no live record (deleted or expired).
+    """
+
+    def __init__(self, sid: str, expected: int, found: int) -> None:
+        self.sid = sid
+        self.expected = expected
+        self.found = found
+        if found == 0:
+            detail = "found no record: it was deleted or has expired"
+        else:
+            detail = f"found {found}"
+        super().__init__(
+            f"call {sid} was changed by another request (expected version {expected}, {detail})"
+        )
+
+    def __reduce__(self) -> tuple[type[ConflictError], tuple[str, int, int]]:
+        # Keeps the error picklable across processes despite the custom __init__.
+        return (type(self), (self.sid, self.expected, self.found))
+
+
+class CallStore(abc.ABC):
+    """Where :class:`~kookoo.calls.Call` objects live between KooKoo's requests.
+
+    Implementations: :class:`~kookoo.stores.MemoryStore` (one process; tests),
+    :class:`~kookoo.stores.SQLiteStore` (the default; several processes on one machine) and
+    :class:`~kookoo.stores.RedisStore` (many machines).
+
+    Lifecycle: each save sets the record's expiry. A live call expires ``ttl_seconds`` after its
+    last save; an ended call (:attr:`Call.ended`) is kept ``grace_seconds`` after its last save
+    so late events (a Disconnect after a Hangup, a delayed callback) still find it. An expired
+    record is never returned by :meth:`load`, even before :meth:`expire` physically removes it;
+    no cron job is needed.
+
+    Args:
+        ttl_seconds: lifetime of a live call without activity (default 2 hours).
+        grace_seconds: lifetime of an ended call after its last save (default 10 minutes).
+        clock: returns the current unix time; inject a fake one in tests. Stores whose backend
+            keeps time itself (Redis) ignore it.
+    """
+
+    ttl_seconds: float
+    """Lifetime of a live call with no activity, in seconds."""
+    grace_seconds: float
+    """Lifetime of an ended call after its last save, in seconds."""
+    clock: Callable[[], float]
+    """The store's idea of now (unix seconds)."""
+
+    def __init__(
+        self,
+        *,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not ttl_seconds > 0:
+            raise ValueError(f"ttl_seconds must be positive, got {ttl_seconds!r}")
+        if not grace_seconds > 0:
+            raise ValueError(f"grace_seconds must be positive, got {grace_seconds!r}")
+        self.ttl_seconds = float(ttl_seconds)
+        self.grace_seconds = float(grace_seconds)
+        self.clock = clock
+
+    def lifetime(self, call: Call) -> float:
+        """How long ``call``'s record lives after this save: grace if it ended, else the TTL."""
+        return self.grace_seconds if call.ended else self.ttl_seconds
+
+    @abc.abstractmethod
+    def load(self, sid: str) -> Call | None:
+        """Return the live call with this sid (its :attr:`~Call.version` set), or ``None``."""
+
+    @abc.abstractmethod
+    def save(self, call: Call) -> None:
+        """Store ``call`` if nobody else changed it since it was loaded (compare-and-set).
+
+        ``call.version == 0`` creates the record; on success ``call.version`` is incremented in
+        place, so the same object can be saved again.
+
+        Raises:
+            ConflictError: the stored version is not ``call.version`` (a concurrent request
+                saved first, the sid already exists, or the record was deleted or expired).
+            CallStateError: ``call.state`` holds a value JSON cannot store; nothing is written.
+        """
+
+    @abc.abstractmethod
+    def delete(self, sid: str) -> None:
+        """Remove the call with this sid, if any."""
+
+    @abc.abstractmethod
+    def expire(self, now: float | None = None) -> int:
+        """Physically remove records that expired by ``now`` (default: the store's clock) and
+        return how many were removed. Calling it is optional: stores also clean up on their
+        own, and expired records are invisible to :meth:`load` either way."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections the store opened. Safe to call more than once."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
