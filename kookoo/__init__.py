@@ -1,5 +1,73 @@
-"""kookoo: a Werkzeug-based web framework for KooKoo (Ozonetel) IVR phone apps."""
+"""kookoo: a Werkzeug-based web framework for KooKoo (Ozonetel) IVR phone apps.
+
+>>> from kookoo import KooKoo, NewCall, Response
+>>> app = KooKoo(store=False)
+>>> @app.on_new_call
+... def welcome(event):
+...     return Response().play_text("Welcome to kookoo").hangup()
+"""
 
 from __future__ import annotations
 
+from kookoo.app import HandlerError, HandlerGroup, KooKoo
+from kookoo.calls import Call, CallStateError
+from kookoo.events import (
+    Conference,
+    Continue,
+    Dial,
+    Disconnect,
+    Event,
+    EventParseError,
+    GotDTMF,
+    Hangup,
+    NewCall,
+    NewSms,
+    Recognize,
+    Record,
+    Stream,
+    UnknownEvent,
+    parse_event,
+)
+from kookoo.lang import SayAsFormat
+from kookoo.phone import PhoneNumber
+from kookoo.response import (
+    CollectDtmf,
+    Node,
+    Response,
+    ResponseParseError,
+    XMLValueError,
+    parse_response,
+)
+
 __version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Call",
+    "CallStateError",
+    "CollectDtmf",
+    "Conference",
+    "Continue",
+    "Dial",
+    "Disconnect",
+    "Event",
+    "EventParseError",
+    "GotDTMF",
+    "HandlerError",
+    "HandlerGroup",
+    "Hangup",
+    "KooKoo",
+    "NewCall",
+    "NewSms",
+    "Node",
+    "PhoneNumber",
+    "Recognize",
+    "Record",
+    "Response",
+    "ResponseParseError",
+    "SayAsFormat",
+    "Stream",
+    "UnknownEvent",
+    "XMLValueError",
+    "parse_event",
+    "parse_response",
+]

@@ -48,11 +48,14 @@ __all__ = [
     "parse_response",
 ]
 
+RecordTerminator = Literal["#", "*", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+"""A key that stops ``<record>`` (``termchar``)."""
+
 #: Largest document :func:`parse_response` reads by default (bytes).
 MAX_RESPONSE_BYTES = 1_000_000
 
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._\-]*$")
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._\-]*")
 
 
 class XMLValueError(ValueError):
@@ -90,7 +93,8 @@ def _encode(element: str, spec: AttrSpec, value: object) -> str:
     if kind == "int":
         if type(value) is not int:
             raise TypeError(
-                f"{element}: {spec.keyword} must be an int; got {type(value).__name__} {value!r}"
+                f"{element}: {spec.keyword} must be {spec.describe_allowed()}; "
+                f"got {type(value).__name__} {value!r}"
             )
         if (spec.minimum is not None and value < spec.minimum) or (
             spec.maximum is not None and value > spec.maximum
@@ -103,13 +107,14 @@ def _encode(element: str, spec: AttrSpec, value: object) -> str:
     if kind == "bool":
         if type(value) is not bool:
             raise TypeError(
-                f"{element}: {spec.keyword} must be True or False; got {type(value).__name__} "
-                f"{value!r}"
+                f"{element}: {spec.keyword} must be {spec.describe_allowed()}; "
+                f"got {type(value).__name__} {value!r}"
             )
         return spec.true_text if value else spec.false_text
     if type(value) is not str:
         raise TypeError(
-            f"{element}: {spec.keyword} must be a str; got {type(value).__name__} {value!r}"
+            f"{element}: {spec.keyword} must be {spec.describe_allowed()}; "
+            f"got {type(value).__name__} {value!r}"
         )
     if kind == "choice" and value not in spec.choices:
         raise XMLValueError(
@@ -237,6 +242,14 @@ class Node:
         for attr, value in zip(spec.attrs, values, strict=True):
             if value is not None:
                 attrib[attr.xml] = _encode(spec.tag, attr, value)
+        # Check the text before the element exists: a refused value must leave no trace.
+        if text is not None:
+            if type(text) is not str:
+                raise TypeError(
+                    f"{spec.tag}: {spec.text_keyword} must be a str; got {type(text).__name__}"
+                )
+            if not text and spec.text_required:
+                raise XMLValueError(f"{spec.tag}: {spec.text_keyword} must not be empty")
         try:
             element = etree.SubElement(self._element, spec.tag, attrib)
         except ValueError:
@@ -247,13 +260,6 @@ class Node:
                     ) from None
             raise
         if text is not None:
-            if type(text) is not str:
-                raise TypeError(
-                    f"{spec.tag}: {spec.text_keyword} must be a str; got {type(text).__name__}"
-                )
-            if not text and spec.text_required:
-                self._element.remove(element)
-                raise XMLValueError(f"{spec.tag}: {spec.text_keyword} must not be empty")
             try:
                 element.text = text
             except ValueError:
@@ -337,9 +343,11 @@ class Response(Prompts):
     <response sid="42"><playtext>Hello</playtext><hangup/></response>
     """
 
-    __slots__ = ()
+    __slots__ = ("step",)
 
     def __init__(self, *, sid: str | None = None, filler: bool | None = None) -> None:
+        #: The step that handles the call's next event (see :meth:`next_step`); not XML.
+        self.step: str | None = None
         attrib: dict[str, str] = {}
         if sid is not None:
             attrib["sid"] = _encode("response", _SID, sid)
@@ -353,7 +361,21 @@ class Response(Prompts):
     def _wrap(cls, element: etree._Element, sourceline: int | None) -> Response:
         node = cls.__new__(cls)
         Node.__init__(node, element, _RESPONSE, sourceline)
+        node.step = None
         return node
+
+    def next_step(self, step: str | None) -> Self:
+        """Name the step whose handlers receive this call's next event (``None`` clears it).
+
+        The step is kept with the call (see :class:`kookoo.KooKoo`); it is not part of the
+        XML and does not take part in equality.
+
+        >>> r = Response().next_step("department")
+        >>> r.step
+        'department'
+        """
+        self.step = step
+        return self
 
     def say_as(
         self,
@@ -412,7 +434,7 @@ class Response(Prompts):
         format: Literal["wav", "mp3"] | None = None,  # KooKoo's own name
         silence_seconds: int | None = None,
         max_seconds: int | None = None,
-        terminator: str | None = None,
+        terminator: RecordTerminator | None = None,
         option: Literal["k"] | None = None,
     ) -> Self:
         """Record the caller (``<record>``); KooKoo then sends ``Record`` with the file's URL.
@@ -633,16 +655,20 @@ class Response(Prompts):
         >>> Response().add_raw("context", "billing").children[0]
         Node('context', text='billing')
         """
-        if not _XML_NAME.match(tag):
+        if type(tag) is not str or not _XML_NAME.fullmatch(tag):
             raise XMLValueError(f"add_raw: {tag!r} is not a valid XML tag name")
         attrib = {**(attrs or {}), **more_attrs}
         for name, value in attrib.items():
-            if not _XML_NAME.match(name):
+            if not _XML_NAME.fullmatch(name):
                 raise XMLValueError(f"{tag}: {name!r} is not a valid XML attribute name")
+            if name == "xmlns":  # lxml would write it as a namespace declaration
+                raise XMLValueError(f"{tag}: 'xmlns' is reserved for namespaces")
             if type(value) is not str:
                 raise TypeError(f"{tag}: attribute {name} must be a str; got {value!r}")
             if _XML_ILLEGAL.search(value):
                 raise XMLValueError(_illegal_char_message(f"{tag}: attribute {name}", value))
+        if type(text) is not str:
+            raise TypeError(f"{tag}: text must be a str; got {type(text).__name__}")
         if _XML_ILLEGAL.search(text):
             raise XMLValueError(_illegal_char_message(f"{tag}: text", text))
         element = etree.SubElement(self._element, tag, attrib)
@@ -704,7 +730,8 @@ _PARSER = etree.XMLParser(
     huge_tree=False,
     remove_comments=True,
     remove_pis=True,
-    collect_ids=False,
+    # No collect_ids=False: with libxml2 2.14 it makes the parser read a DOCTYPE's external
+    # subset (a local file) even though load_dtd is off.
 )
 _DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
@@ -734,11 +761,17 @@ def parse_tree(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etr
         line = data.count(b"\n", 0, doctype.start()) + 1
         raise ResponseParseError("DOCTYPE declarations are not allowed in KooKoo XML", line, 1)
     try:
-        return etree.fromstring(data, _PARSER)
+        root = etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position
         message = _LXML_POSITION.sub("", str(exc.msg))
         raise ResponseParseError(message, line, column) from None
+    # The byte search above misses a DOCTYPE in UTF-16 and the like; entities were not
+    # expanded either way, but refuse the document rather than silently drop them.
+    docinfo = root.getroottree().docinfo
+    if docinfo.internalDTD is not None:
+        raise ResponseParseError("DOCTYPE declarations are not allowed in KooKoo XML")
+    return root
 
 
 def _convert(element: etree._Element, into: Node) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks comparing kookoo with the alternatives in one run: ``python -m benchmarks``."""

@@ -1,0 +1,1 @@
+"""Example KooKoo IVR apps, importable as ``examples.<name>:app``."""

@@ -1,0 +1,684 @@
+"""The WSGI application: registration, routing, dispatch and error handling.
+
+One request, end to end::
+
+    KooKoo  GET /ivr?event=GotDTMF&sid=123&data=1
+      -> KooKoo.__call__ -> wsgi_app
+      -> limits; parse the query into a typed event (kookoo.events)
+      -> load the Call for sid (only when some handler asks for ``call`` or uses steps)
+      -> pick the handler: route x event type x the call's current step
+      -> handler(event, call=...) returns a Response  -> make_response -> XML bytes
+      -> save the Call; 200 text/xml; charset=utf-8
+
+A handler that raises is logged with the call's sid, and the caller hears a spoken fallback
+prompt and is hung up instead of dead air.  A request that is not KooKoo's gets a 4xx whose
+plain-text body says what is wrong.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
+from urllib.parse import urljoin
+
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response as HTTPResponse
+
+from kookoo.calls import Call
+from kookoo.events import (
+    Conference,
+    Continue,
+    Dial,
+    Disconnect,
+    Event,
+    EventParseError,
+    GotDTMF,
+    Hangup,
+    NewCall,
+    NewSms,
+    Recognize,
+    Record,
+    Stream,
+    UnknownEvent,
+    parse_event,
+)
+from kookoo.response import Response, ResponseParseError, parse_response
+from kookoo.stores.base import CallStore, ConflictError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+__all__ = ["HandlerError", "HandlerGroup", "KooKoo"]
+
+logger = logging.getLogger("kookoo")
+
+F = TypeVar("F", bound=Callable[..., Any])
+E = TypeVar("E", bound=Event)
+
+#: What a handler may return: a builder, KooKoo XML as str/bytes, or None (Hangup/Disconnect).
+HandlerResult = Response | str | bytes | None
+
+_ENDING_EVENTS = (Hangup, Disconnect)
+_XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+_TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+
+
+class HandlerError(Exception):
+    """A handler broke the framework's contract (returned the wrong thing, or none was found).
+
+    Handled like any handler exception: logged with the sid, the caller hears the fallback.
+    """
+
+
+@dataclass(slots=True)
+class _Handler:
+    """A registered handler and what it asks for."""
+
+    func: Callable[..., Any]
+    event_type: type[Event]
+    route: str
+    step: str | None
+    wants_call: bool
+    wants_request: bool
+    path_params: frozenset[str]
+    accepts_kwargs: bool
+
+    @property
+    def name(self) -> str:
+        return getattr(self.func, "__qualname__", repr(self.func))
+
+
+def _describe(func: Callable[..., Any], route: str) -> tuple[bool, bool, frozenset[str], bool]:
+    params = inspect.signature(func).parameters
+    positional = [
+        p
+        for p in params.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    if not positional and not any(p.kind is p.VAR_POSITIONAL for p in params.values()):
+        raise TypeError(
+            f"handler {getattr(func, '__qualname__', func)!r} must take the event as its first "
+            "parameter, e.g. def menu(event, call): ..."
+        )
+    variables = frozenset(_route_variables(route))
+    accepts_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    return "call" in params, "request" in params, variables, accepts_kwargs
+
+
+def _route_variables(route: str) -> list[str]:
+    names = []
+    for part in route.split("<")[1:]:
+        inner = part.split(">", 1)[0]
+        names.append(inner.rsplit(":", 1)[-1])
+    return names
+
+
+def _normalise_route(route: str) -> str:
+    if not route.startswith("/"):
+        raise ValueError(f"route {route!r} must start with '/'")
+    return route.rstrip("/") or "/"
+
+
+class Decorator(Protocol):
+    """A registration decorator: returns the function it is given, unchanged."""
+
+    def __call__(self, func: F, /) -> F: ...
+
+
+class _Shortcut(Generic[E]):
+    """Descriptor behind ``app.on_new_call`` and friends: ``@app.on_dtmf`` or
+    ``@app.on_dtmf(route="/ivr", step="language")``."""
+
+    def __init__(self, event_type: type[E]) -> None:
+        self.event_type = event_type
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.__doc__ = (
+            f"Register a handler for {self.event_type.__name__} events "
+            f"(sugar for ``on({self.event_type.__name__}, ...)``)."
+        )
+
+    def __get__(self, instance: _Scaffold | None, owner: type[Any]) -> _BoundShortcut[E]:
+        if instance is None:
+            raise AttributeError("use this decorator on an app or handler group instance")
+        return _BoundShortcut(instance, self.event_type)
+
+
+class _BoundShortcut(Generic[E]):
+    def __init__(self, scaffold: _Scaffold, event_type: type[E]) -> None:
+        self._scaffold = scaffold
+        self._event_type = event_type
+
+    @overload
+    def __call__(self, func: F, /) -> F: ...
+
+    @overload
+    def __call__(self, *, route: str = "/", step: str | None = None) -> Decorator: ...
+
+    def __call__(
+        self,
+        func: Callable[..., Any] | None = None,
+        *,
+        route: str = "/",
+        step: str | None = None,
+    ) -> Any:
+        decorator = self._scaffold.on(self._event_type, route=route, step=step)
+        return decorator if func is None else decorator(func)
+
+
+class _Scaffold:
+    """What :class:`KooKoo` and :class:`HandlerGroup` share: handler and error registration."""
+
+    def __init__(self) -> None:
+        self._handlers: list[_Handler] = []
+        # exception type -> (handler, whether it asks for ``call``)
+        self._error_handlers: dict[type[BaseException], tuple[Callable[..., Any], bool]] = {}
+
+    def _check_setup(self, method: str) -> None:
+        """Refuse registration once requests are served (hook for :class:`KooKoo`)."""
+
+    # -- registration ---------------------------------------------------------------------------
+
+    def add_handler(
+        self,
+        event_type: type[Event],
+        func: Callable[..., Any],
+        *,
+        route: str = "/",
+        step: str | None = None,
+    ) -> None:
+        """Register ``func`` to answer ``event_type`` events on ``route`` (in ``step``).
+
+        Args:
+            event_type: an event class from :mod:`kookoo.events`, e.g. :class:`GotDTMF`.
+            func: called as ``func(event)``; parameters named ``call`` and ``request`` receive
+                the :class:`~kookoo.calls.Call` and the Werkzeug request, and route variables
+                (``/ivr/<lang>``) arrive by name.
+            route: the URL path (Werkzeug rule syntax); several IVR apps can share one server.
+            step: only for calls whose current step is this (see
+                :meth:`kookoo.Response.next_step`); handlers without a step answer otherwise.
+        """
+        self._check_setup("add_handler")
+        if not (isinstance(event_type, type) and issubclass(event_type, Event)):
+            raise TypeError(f"expected an event class such as GotDTMF, got {event_type!r}")
+        route = _normalise_route(route)
+        wants_call, wants_request, path_params, accepts_kwargs = _describe(func, route)
+        for existing in self._handlers:
+            if (existing.event_type, existing.route, existing.step) == (event_type, route, step):
+                raise ValueError(
+                    f"{event_type.__name__} on {route!r}"
+                    + (f" in step {step!r}" if step else "")
+                    + f" already has handler {existing.name}"
+                )
+        self._handlers.append(
+            _Handler(
+                func,
+                event_type,
+                route,
+                step,
+                wants_call,
+                wants_request,
+                path_params,
+                accepts_kwargs,
+            )
+        )
+
+    def on(
+        self, event_type: type[Event], *, route: str = "/", step: str | None = None
+    ) -> Decorator:
+        """Decorator: register the function for ``event_type`` (see :meth:`add_handler`).
+
+        >>> app = KooKoo(store=False)
+        >>> @app.on(NewCall)
+        ... def welcome(event):
+        ...     return Response().play_text("Welcome").hangup()
+        """
+
+        def decorator(func: F) -> F:
+            self.add_handler(event_type, func, route=route, step=step)
+            return func
+
+        return decorator
+
+    on_new_call = _Shortcut(NewCall)
+    on_dtmf = _Shortcut(GotDTMF)
+    on_record = _Shortcut(Record)
+    on_dial = _Shortcut(Dial)
+    on_hangup = _Shortcut(Hangup)
+    on_disconnect = _Shortcut(Disconnect)
+    on_recognize = _Shortcut(Recognize)
+    on_conference = _Shortcut(Conference)
+    on_stream = _Shortcut(Stream)
+    on_sms = _Shortcut(NewSms)
+    on_continue = _Shortcut(Continue)
+    on_unknown = _Shortcut(UnknownEvent)
+
+    def add_error_handler(
+        self, exc_type: type[BaseException], func: Callable[..., HandlerResult]
+    ) -> None:
+        """Answer exceptions of ``exc_type`` raised by handlers with ``func(error, event)``.
+
+        ``func`` may also take ``call``.  It returns what a handler returns.
+        """
+        self._check_setup("add_error_handler")
+        wants_call = "call" in inspect.signature(func).parameters
+        self._error_handlers[exc_type] = (func, wants_call)
+
+    def errorhandler(self, exc_type: type[BaseException]) -> Decorator:
+        """Decorator form of :meth:`add_error_handler`.
+
+        >>> app = KooKoo(store=False)
+        >>> @app.errorhandler(KeyError)
+        ... def unknown_account(error, event):
+        ...     return Response().play_text("We could not find that account").hangup()
+        """
+
+        def decorator(func: F) -> F:
+            self.add_error_handler(exc_type, func)
+            return func
+
+        return decorator
+
+
+class HandlerGroup(_Scaffold):
+    """A set of handlers that can be mounted at a prefix with :meth:`KooKoo.mount`.
+
+    >>> survey = HandlerGroup()
+    >>> @survey.on_new_call
+    ... def start(event):
+    ...     return Response().play_text("Survey").hangup()
+    >>> app = KooKoo(store=False)
+    >>> app.mount(survey, prefix="/survey")
+    """
+
+
+@dataclass(slots=True)
+class _RequestContext:
+    """What one request carries through the pipeline."""
+
+    request: Request
+    event: Event | None = None
+    route: str = "-"
+    handler: _Handler | None = None
+    call: Call | None = None
+    status: int = 200
+    path_args: dict[str, Any] = field(default_factory=dict)
+
+
+class KooKoo(_Scaffold):
+    """A KooKoo IVR application: a WSGI callable.
+
+    Args:
+        name: a name for logs (defaults to ``"kookoo"``).
+        store: where per-call state lives: a :class:`~kookoo.stores.CallStore`, ``None`` for
+            the default :class:`~kookoo.stores.SQLiteStore` (created on first use), or
+            ``False`` for an app that keeps no state (handlers may then not ask for ``call``).
+            Calls are only loaded and saved when some handler asks for ``call`` or uses steps.
+        fallback_prompt: what the caller hears when a handler fails, before the hangup.
+        debug: lint every response strictly and fail (into the fallback) on any finding.
+        max_query_bytes: longest query string accepted (414 beyond).
+        max_params: most parameters accepted (400 beyond).
+        conflict_retries: how often a request is re-run when another request changed the same
+            call meanwhile (see :class:`~kookoo.stores.ConflictError`); then the fallback.
+
+    Example::
+
+        app = KooKoo()
+
+        @app.on_new_call
+        def welcome(event, call):
+            call.state["visits"] = 1
+            with (r := Response()).collect_dtmf(max_digits=1) as menu:
+                menu.play_text("Press 1 for English")
+            return r.next_step("language")
+    """
+
+    request_class: type[Request] = Request
+    response_class: type[HTTPResponse] = HTTPResponse
+
+    def __init__(
+        self,
+        name: str = "kookoo",
+        *,
+        store: CallStore | bool | None = None,
+        fallback_prompt: str = "Sorry, something went wrong. Please call again later.",
+        debug: bool = False,
+        max_query_bytes: int = 8192,
+        max_params: int = 64,
+        conflict_retries: int = 1,
+    ) -> None:
+        super().__init__()
+        self.name = name
+        if store is True:
+            raise TypeError("store must be a CallStore, None (SQLite default) or False")
+        self._store: CallStore | bool | None = store
+        self.fallback_prompt = fallback_prompt
+        self.debug = debug
+        self.max_query_bytes = max_query_bytes
+        self.max_params = max_params
+        self.conflict_retries = conflict_retries
+        self._serving = False
+        self._table: dict[tuple[str, type[Event], str | None], _Handler] = {}
+        self._static_routes: set[str] = set()
+        self._url_map = Map(strict_slashes=False)
+        self._tracks_calls = False
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def _check_setup(self, method: str) -> None:
+        if self._serving:
+            raise RuntimeError(
+                f"{method}() can no longer be called on app {self.name!r}: it has already "
+                "handled a request. Register every handler before serving."
+            )
+
+    def mount(self, group: HandlerGroup, *, prefix: str = "") -> None:
+        """Add every handler of ``group`` under ``prefix`` (``"/survey"``)."""
+        self._check_setup("mount")
+        prefix = prefix.rstrip("/")
+        if prefix and not prefix.startswith("/"):
+            raise ValueError(f"prefix {prefix!r} must start with '/'")
+        for h in group._handlers:
+            route = prefix + h.route if h.route != "/" else prefix or "/"
+            self.add_handler(h.event_type, h.func, route=route, step=h.step)
+        for exc_type, entry in group._error_handlers.items():
+            self._error_handlers.setdefault(exc_type, entry)
+
+    @property
+    def store(self) -> CallStore | None:
+        """The call store in use, or ``None`` for an app without state.
+
+        May be replaced before the first request (tests swap in a
+        :class:`~kookoo.stores.MemoryStore`).
+        """
+        if self._store is None:
+            from kookoo.stores.sqlite import SQLiteStore
+
+            self._store = SQLiteStore()
+        return self._store if isinstance(self._store, CallStore) else None
+
+    @store.setter
+    def store(self, store: CallStore) -> None:
+        self._check_setup("store")
+        self._store = store
+
+    def routes(self) -> list[tuple[str, str, str | None, str]]:
+        """The handler table as ``(route, event name, step, handler name)`` rows, sorted."""
+        rows = [(h.route, h.event_type.__name__, h.step, h.name) for h in self._handlers]
+        return sorted(rows, key=lambda r: (r[0], r[1], r[2] or ""))
+
+    def _freeze(self) -> None:
+        """Build the lookup tables once, at the first request."""
+        self._table = {(h.route, h.event_type, h.step): h for h in self._handlers}
+        routes = {h.route for h in self._handlers}
+        self._static_routes = {r for r in routes if "<" not in r}
+        self._url_map = Map(
+            [Rule(r, endpoint=r) for r in sorted(routes - self._static_routes)],
+            strict_slashes=False,
+        )
+        self._tracks_calls = any(h.wants_call or h.step is not None for h in self._handlers) or any(
+            wants_call for _, wants_call in self._error_handlers.values()
+        )
+        if self._tracks_calls and self._store is False:
+            names = ", ".join(h.name for h in self._handlers if h.wants_call or h.step)
+            raise RuntimeError(
+                f"app {self.name!r} was created with store=False but handlers need call "
+                f"state: {names}"
+            )
+        self._serving = True
+
+    # -- WSGI -------------------------------------------------------------------------------
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI entry point; see :meth:`wsgi_app`."""
+        return self.wsgi_app(environ, start_response)
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer one request: wrap it, run :meth:`full_dispatch`, log one line."""
+        if not self._serving:
+            self._freeze()
+        started = time.perf_counter()
+        ctx = _RequestContext(self.request_class(environ))
+        response = self.full_dispatch(ctx)
+        if logger.isEnabledFor(logging.INFO):
+            event = ctx.event
+            logger.info(
+                "sid=%s event=%s route=%s handler=%s status=%d ms=%.2f",
+                event.sid if event is not None and event.sid else "-",
+                (event.name or "Continue") if event is not None else "-",
+                ctx.route,
+                ctx.handler.name if ctx.handler is not None else "-",
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+        return response(environ, start_response)
+
+    def _plain(self, status: int, message: str) -> HTTPResponse:
+        return self.response_class(message + "\n", status=status, content_type=_TEXT_CONTENT_TYPE)
+
+    def full_dispatch(self, ctx: _RequestContext) -> HTTPResponse:
+        """Check the request, parse the event, route it and build the HTTP response."""
+        request = ctx.request
+        if request.method not in ("GET", "POST", "HEAD"):
+            return self._plain(405, f"KooKoo requests are GET (or POST), not {request.method}.")
+        query = request.query_string
+        if len(query) > self.max_query_bytes:
+            return self._plain(
+                414,
+                f"The query string is {len(query)} bytes; this app accepts at most "
+                f"{self.max_query_bytes}.",
+            )
+        route = self._match_route(request.path, ctx)
+        if route is None:
+            return self._plain(404, f"No KooKoo app answers at {request.path}.")
+        ctx.route = route
+        params: Mapping[str, str] = request.args
+        if request.method == "POST":
+            request.max_content_length = self.max_query_bytes
+            request.max_form_parts = self.max_params
+            try:
+                params = CombinedMultiDict([request.args, request.form])
+            except Exception as exc:  # werkzeug raises RequestEntityTooLarge & co
+                return self._plain(400, f"The request body could not be read: {exc}.")
+        count = len(params.keys()) if isinstance(params, MultiDict) else len(params)
+        if count > self.max_params:
+            return self._plain(
+                400,
+                f"The request has {count} parameters; this app accepts at most {self.max_params}.",
+            )
+        try:
+            ctx.event = event = parse_event(params)
+        except EventParseError as exc:
+            return self._plain(400, str(exc))
+        body = self._dispatch_with_retries(ctx, event)
+        return self.response_class(body, status=ctx.status, content_type=_XML_CONTENT_TYPE)
+
+    def _match_route(self, path: str, ctx: _RequestContext) -> str | None:
+        route = path.rstrip("/") or "/"
+        if route in self._static_routes:
+            return route
+        adapter = self._url_map.bind("localhost", path_info=path)
+        try:
+            endpoint, args = adapter.match(path, method="GET")
+        except (NotFound, MethodNotAllowed):
+            return None
+        except Exception:  # a redirect for slashes and the like: treat as not found
+            return None
+        ctx.path_args = dict(args)
+        return str(endpoint)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def _dispatch_with_retries(self, ctx: _RequestContext, event: Event) -> bytes:
+        store = self.store if self._tracks_calls and not _is_ping(event) else None
+        for attempt in range(self.conflict_retries + 1):
+            call = self._load_call(store, event) if self._tracks_calls else None
+            ctx.call = call
+            body = self.dispatch(ctx, event, call)
+            if store is None or call is None:
+                return body
+            try:
+                store.save(call)
+                return body
+            except ConflictError as exc:
+                if attempt < self.conflict_retries:
+                    logger.info("sid=%s conflict, retrying: %s", event.sid, exc)
+                    continue
+                logger.error("sid=%s gave up after conflicts: %s", event.sid, exc)
+                return self._fallback(event)
+            except Exception:
+                logger.exception("sid=%s could not save the call state", event.sid)
+                return self._fallback(event)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _load_call(self, store: CallStore | None, event: Event) -> Call:
+        call = store.load(event.sid) if store is not None else None
+        if call is None:
+            call = Call(sid=event.sid or "test-ping")
+        if isinstance(event, NewCall | NewSms):
+            call.caller = event.params.get("cid") or call.caller
+            call.called_number = event.params.get("called_number") or call.called_number
+        elif call.caller is None and event.params.get("cid"):
+            call.caller = event.params["cid"]
+        call.record_event(event.name or "Continue")
+        if isinstance(event, _ENDING_EVENTS) and not call.ended:
+            call.mark_ended()
+        return call
+
+    def find_handler(self, route: str, event: Event, call: Call | None) -> _Handler | None:
+        """The handler for ``event`` on ``route``: the call's step first, then the default."""
+        event_type = type(event)
+        if call is not None and call.step is not None:
+            handler = self._table.get((route, event_type, call.step))
+            if handler is not None:
+                return handler
+        return self._table.get((route, event_type, None))
+
+    def dispatch(self, ctx: _RequestContext, event: Event, call: Call | None) -> bytes:
+        """Run the handler for ``event`` and return the XML body (never raises)."""
+        handler = ctx.handler = self.find_handler(ctx.route, event, call)
+        try:
+            if handler is None:
+                if isinstance(event, _ENDING_EVENTS):
+                    return b""  # KooKoo ignores replies to the end-of-call notifications
+                raise HandlerError(
+                    f"no handler for {type(event).__name__} on route {ctx.route!r}"
+                    + (f" in step {call.step!r}" if call is not None and call.step else "")
+                )
+            result = self._invoke(handler, event, call, ctx)
+            return self.make_response(result, event, call, ctx, handler.name)
+        except Exception as exc:
+            return self._handle_exception(exc, event, call, ctx)
+
+    def _invoke(
+        self, handler: _Handler, event: Event, call: Call | None, ctx: _RequestContext
+    ) -> object:
+        kwargs: dict[str, Any] = {}
+        if handler.wants_call:
+            kwargs["call"] = call
+        if handler.wants_request:
+            kwargs["request"] = ctx.request
+        if ctx.path_args:
+            for key, value in ctx.path_args.items():
+                if key in handler.path_params or handler.accepts_kwargs:
+                    kwargs[key] = value
+        return handler.func(event, **kwargs)
+
+    def make_response(
+        self,
+        result: object,
+        event: Event,
+        call: Call | None,
+        ctx: _RequestContext,
+        source: str = "handler",
+    ) -> bytes:
+        """Turn what a handler returned into the XML body.
+
+        A :class:`Response` is serialised (its :meth:`~Response.next_step` recorded on the
+        call, relative ``gotourl``/``playaudio`` URLs resolved against the request URL); a
+        ``str``/``bytes`` must be valid KooKoo XML and is sent as it is; ``None`` is only
+        allowed for Hangup and Disconnect.
+        """
+        if isinstance(result, Response):
+            if result.step is not None and call is not None:
+                call.step = result.step
+            _resolve_urls(result, ctx.request.base_url)
+            if self.debug:
+                _lint_strictly(result, source)
+            return result.to_xml()
+        if isinstance(result, str | bytes):
+            try:
+                parsed = parse_response(result)
+            except ResponseParseError as exc:
+                raise HandlerError(f"{source} returned text that is not KooKoo XML: {exc}") from exc
+            if self.debug:
+                _lint_strictly(parsed, source)
+            return result.encode("utf-8") if isinstance(result, str) else result
+        if result is None:
+            if isinstance(event, _ENDING_EVENTS):
+                return b""
+            raise HandlerError(
+                f"{source} returned None for {type(event).__name__}; return a Response "
+                "(None is only allowed for Hangup and Disconnect)"
+            )
+        raise HandlerError(
+            f"{source} returned {type(result).__name__}; return a Response, KooKoo XML as "
+            "str/bytes, or None for Hangup/Disconnect"
+        )
+
+    def _handle_exception(
+        self, exc: Exception, event: Event, call: Call | None, ctx: _RequestContext
+    ) -> bytes:
+        for cls in type(exc).__mro__:
+            entry = self._error_handlers.get(cls)
+            if entry is None:
+                continue
+            func, wants_call = entry
+            try:
+                result = func(exc, event, call=call) if wants_call else func(exc, event)
+                return self.make_response(result, event, call, ctx, f"error handler {func!r}")
+            except Exception:
+                logger.exception("sid=%s error handler failed", event.sid or "-")
+                break
+        logger.error(
+            "sid=%s event=%s route=%s handler failed",
+            event.sid or "-",
+            event.name or "Continue",
+            ctx.route,
+            exc_info=exc,
+        )
+        if call is not None:
+            call.step = None
+        return self._fallback(event)
+
+    def _fallback(self, event: Event) -> bytes:
+        if isinstance(event, _ENDING_EVENTS):
+            return b""
+        reply = Response(sid=event.sid) if event.sid else Response()
+        return reply.play_text(self.fallback_prompt).hangup().to_xml()
+
+
+def _is_ping(event: Event) -> bool:
+    return isinstance(event, NewCall) and event.is_test_ping
+
+
+def _resolve_urls(response: Response, base_url: str) -> None:
+    for node in response.iter():
+        if node.tag in ("gotourl", "playaudio") and node.text and "://" not in node.text:
+            node._element.text = urljoin(base_url, node.text)
+
+
+def _lint_strictly(response: Response, source: str) -> None:
+    from kookoo.lint import lint
+
+    findings = lint(response)
+    if findings:
+        details = "; ".join(str(f) for f in findings)
+        raise HandlerError(f"{source} returned XML that fails lint (debug mode): {details}")
