@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 __all__ = ["HISTORY_LIMIT", "Call", "CallStateError", "HistoryEntry"]
 
 HISTORY_LIMIT = 200
-"""How many events :attr:`Call.history` keeps; older entries are dropped so a long call stays small."""
+"""How many events :attr:`Call.history` keeps; older ones are dropped so a long call stays small."""
 
 # Bumped when the stored JSON layout changes, so an old record is recognised instead of misread.
 _FORMAT = 1
@@ -82,7 +82,9 @@ def _check_json(value: Any, path: str, seen: set[int]) -> None:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CallStateError(
-                path, "float", f"is {value!r}, which is not valid JSON; store None or a string"
+                path,
+                "float",
+                f"is the float {value!r}, which is not valid JSON; store None or a string",
             )
         return
     if isinstance(value, dict | list | tuple):
@@ -243,6 +245,8 @@ class Call:
         if not isinstance(raw, Mapping) or raw.get("format") != _FORMAT:
             fmt = raw.get("format") if isinstance(raw, Mapping) else None
             raise ValueError(f"stored call record has unknown format {fmt!r} (expected {_FORMAT})")
+        if not isinstance(raw.get("state"), dict) or not isinstance(raw.get("journal"), list):
+            raise ValueError("stored call record is malformed: state or journal has a wrong type")
         try:
             return cls(
                 sid=raw["sid"],

@@ -1,3 +1,31 @@
-"""Call stores: where per-call state lives between KooKoo's requests."""
+"""Call stores: where per-call state lives between KooKoo's requests.
+
+- :class:`MemoryStore` — one process; tests and development.
+- :class:`SQLiteStore` — the default; several worker processes on one machine.
+- :class:`RedisStore` — many machines (``pip install 'kookoo[redis]'``).
+
+All implement :class:`CallStore` with optimistic concurrency: a save that lost a race raises
+:class:`ConflictError`.
+"""
 
 from __future__ import annotations
+
+from kookoo.stores.base import (
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_TTL_SECONDS,
+    CallStore,
+    ConflictError,
+)
+from kookoo.stores.memory import MemoryStore
+from kookoo.stores.redis_store import RedisStore
+from kookoo.stores.sqlite import SQLiteStore
+
+__all__ = [
+    "DEFAULT_GRACE_SECONDS",
+    "DEFAULT_TTL_SECONDS",
+    "CallStore",
+    "ConflictError",
+    "MemoryStore",
+    "RedisStore",
+    "SQLiteStore",
+]

@@ -1,0 +1,287 @@
+"""The default call store: an SQLite file shared by every worker process on one machine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable
+
+from kookoo.calls import Call
+from kookoo.stores.base import (
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_TTL_SECONDS,
+    CallStore,
+    ConflictError,
+)
+
+__all__ = ["DEFAULT_DB_FILENAME", "SQLiteStore"]
+
+DEFAULT_DB_FILENAME = "kookoo-calls.sqlite3"
+"""The file :class:`SQLiteStore` uses in the current directory when neither a path nor
+``KOOKOO_DB`` is given."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kookoo_calls (
+    sid TEXT PRIMARY KEY NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kookoo_calls_expires_at ON kookoo_calls (expires_at);
+"""
+
+_LOAD = "SELECT version, data FROM kookoo_calls WHERE sid = ? AND expires_at > ?"
+_FOUND = "SELECT version FROM kookoo_calls WHERE sid = ? AND expires_at > ?"
+_UPDATE = (
+    "UPDATE kookoo_calls SET version = version + 1, data = ?, expires_at = ?"
+    " WHERE sid = ? AND version = ? AND expires_at > ?"
+)
+# An expired row that expire() has not removed yet must not block a new call with its sid.
+_CREATE = (
+    "INSERT INTO kookoo_calls (sid, version, data, expires_at) VALUES (?, 1, ?, ?)"
+    " ON CONFLICT (sid) DO UPDATE SET version = 1, data = excluded.data,"
+    " expires_at = excluded.expires_at WHERE kookoo_calls.expires_at <= ?"
+)
+_DELETE = "DELETE FROM kookoo_calls WHERE sid = ?"
+_EXPIRE_BATCH = (
+    "DELETE FROM kookoo_calls WHERE sid IN"
+    " (SELECT sid FROM kookoo_calls WHERE expires_at <= ? LIMIT ?)"
+)
+
+# Every live store, so a fork can make the child drop connections it inherited.
+_STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_STORES):
+        store._forget_connections()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class SQLiteStore(CallStore):
+    """Keeps calls in an SQLite database file; safe for several processes on one machine.
+
+    This is kookoo's default store. gunicorn workers (processes) and their threads all share
+    the file: SQLite runs in WAL mode (readers never block the writer), waits up to
+    ``busy_timeout`` seconds for a lock, and every save is a single compare-and-set statement,
+    so two workers handling the same call cannot overwrite each other
+    (:class:`~kookoo.stores.ConflictError`). For several machines use
+    :class:`~kookoo.stores.RedisStore`.
+
+    The database file is, in order: ``path`` if given; else the ``KOOKOO_DB`` environment
+    variable; else ``kookoo-calls.sqlite3`` in the current working directory. It is resolved to
+    an absolute path when the store is created. The file and its table (``kookoo_calls``) are
+    created on first use.
+
+    Connections are opened lazily, never shared by two threads at once (a small pool), and
+    reopened in a child process after ``fork``: gunicorn imports the app (and creates this
+    store) in its master process, then forks workers, and an SQLite connection must not cross a
+    fork.
+
+    Expired records are removed lazily: a save in each process deletes a bounded batch at most
+    once every ``cleanup_interval`` seconds. No cron job is needed.
+
+    Args:
+        path: the database file (see above for the default).
+        ttl_seconds: lifetime of a live call without activity (default 2 hours).
+        grace_seconds: lifetime of an ended call after its last save (default 10 minutes).
+        clock: returns the current unix time; inject a fake one in tests.
+        cleanup_interval: minimum seconds between lazy clean-ups per process (default 60).
+        busy_timeout: seconds to wait for another process's write lock (default 5).
+
+    Example::
+
+        app = KooKoo(store=SQLiteStore("/var/lib/myivr/calls.sqlite3", grace_seconds=300))
+    """
+
+    cleanup_batch = 500
+    """Most rows one lazy clean-up deletes, so no request pays for a large backlog."""
+    max_idle_connections = 8
+    """Idle connections kept per process; extra ones are closed when returned."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        ttl_seconds: float = DEFAULT_TTL_SECONDS,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        clock: Callable[[], float] = time.time,
+        cleanup_interval: float = 60.0,
+        busy_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(ttl_seconds=ttl_seconds, grace_seconds=grace_seconds, clock=clock)
+        chosen = self.default_path() if path is None else os.fspath(path)
+        if chosen in ("", ":memory:") or chosen.startswith("file:"):
+            raise ValueError(
+                f"SQLiteStore needs a database file path, got {chosen!r}; "
+                "for an in-process store use MemoryStore"
+            )
+        self.path = os.path.abspath(chosen)
+        self.cleanup_interval = cleanup_interval
+        self.busy_timeout = busy_timeout
+        self._next_cleanup = clock() + cleanup_interval
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._idle: list[sqlite3.Connection] = []
+        self._busy: set[sqlite3.Connection] = set()
+        # Connections that belong to the parent of a fork. Closing them in the child could
+        # checkpoint and delete the parent's WAL, so they are kept referenced and never used.
+        self._inherited: list[sqlite3.Connection] = []
+        self._generation = 0
+        self._schema_ready = False
+        _STORES.add(self)
+
+    @staticmethod
+    def default_path() -> str:
+        """The path used when none is given: ``$KOOKOO_DB``, else ``./kookoo-calls.sqlite3``."""
+        return os.environ.get("KOOKOO_DB") or DEFAULT_DB_FILENAME
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _forget_connections(self) -> None:
+        """Called in a forked child: abandon the parent's connections and lock."""
+        self._inherited.extend(self._idle)
+        self._inherited.extend(self._busy)
+        self._idle = []
+        self._busy = set()
+        self._lock = threading.Lock()  # the parent's may have been held at fork time
+        self._pid = os.getpid()
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout,
+            isolation_level=None,  # autocommit: each statement below is its own transaction
+            check_same_thread=False,  # the pool hands a connection to one thread at a time
+        )
+        try:
+            if not self._schema_ready:
+                self._create_schema(conn)
+                self._schema_ready = True
+            # Durable at every checkpoint; a power cut can lose the last moments of call
+            # state, which is an acceptable trade for not syncing on every request.
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.002
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                # Switching a new file to WAL needs a lock that SQLite does not wait for (it
+                # skips the busy handler to avoid deadlock), so workers starting together on
+                # a fresh file would fail here; they retry until busy_timeout instead.
+                busy = exc.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def _acquire(self) -> tuple[sqlite3.Connection, int]:
+        if self._pid != os.getpid():  # a fork that bypassed os.register_at_fork hooks
+            self._forget_connections()
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+            generation = self._generation
+        if conn is None:
+            conn = self._open()
+        with self._lock:
+            self._busy.add(conn)
+        return conn, generation
+
+    def _release(self, conn: sqlite3.Connection, generation: int) -> None:
+        with self._lock:
+            if conn not in self._busy:  # fork happened while it was out: it is the parent's
+                return
+            self._busy.discard(conn)
+            if generation == self._generation and len(self._idle) < self.max_idle_connections:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    # -- CallStore ---------------------------------------------------------------------------
+
+    def load(self, sid: str) -> Call | None:
+        """Return the live call with this sid, or ``None``."""
+        now = self.clock()
+        conn, generation = self._acquire()
+        try:
+            row = conn.execute(_LOAD, (sid, now)).fetchone()
+        finally:
+            self._release(conn, generation)
+        if row is None:
+            return None
+        return Call.from_json(row[1], version=row[0])
+
+    def save(self, call: Call) -> None:
+        """Compare-and-set ``call`` on its version; see :meth:`CallStore.save`."""
+        data = call.to_json()
+        now = self.clock()
+        expires_at = now + self.lifetime(call)
+        conn, generation = self._acquire()
+        try:
+            if call.version == 0:
+                cursor = conn.execute(_CREATE, (call.sid, data, expires_at, now))
+            else:
+                cursor = conn.execute(_UPDATE, (data, expires_at, call.sid, call.version, now))
+            if cursor.rowcount != 1:
+                row = conn.execute(_FOUND, (call.sid, now)).fetchone()
+                raise ConflictError(call.sid, call.version, 0 if row is None else row[0])
+            call.version += 1
+            if now >= self._next_cleanup:
+                self._next_cleanup = now + self.cleanup_interval
+                # Busy or locked: clean-up is best effort and must not fail a request whose
+                # own save already succeeded; the next interval tries again.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    conn.execute(_EXPIRE_BATCH, (now, self.cleanup_batch))
+        finally:
+            self._release(conn, generation)
+
+    def delete(self, sid: str) -> None:
+        """Remove the call with this sid, if any."""
+        conn, generation = self._acquire()
+        try:
+            conn.execute(_DELETE, (sid,))
+        finally:
+            self._release(conn, generation)
+
+    def expire(self, now: float | None = None) -> int:
+        """Remove every record expired by ``now``, in batches; return how many."""
+        when = self.clock() if now is None else now
+        removed = 0
+        conn, generation = self._acquire()
+        try:
+            while True:
+                count = conn.execute(_EXPIRE_BATCH, (when, self.cleanup_batch)).rowcount
+                removed += count
+                if count < self.cleanup_batch:
+                    return removed
+        finally:
+            self._release(conn, generation)
+
+    def close(self) -> None:
+        """Close this process's idle connections; ones in use close when returned.
+
+        The store stays usable: the next call opens a new connection.
+        """
+        with self._lock:
+            self._generation += 1
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
