@@ -29,6 +29,7 @@ from kookoo.events import (
     parse_event,
 )
 from kookoo.lang import SayAsFormat
+from kookoo.lint import Finding, has_errors, lint
 from kookoo.phone import PhoneNumber
 from kookoo.response import (
     CollectDtmf,
@@ -51,6 +52,7 @@ __all__ = [
     "Disconnect",
     "Event",
     "EventParseError",
+    "Finding",
     "GotDTMF",
     "HandlerError",
     "HandlerGroup",
@@ -68,6 +70,8 @@ __all__ = [
     "Stream",
     "UnknownEvent",
     "XMLValueError",
+    "has_errors",
+    "lint",
     "parse_event",
     "parse_response",
 ]

@@ -55,6 +55,8 @@ from kookoo.stores.base import CallStore, ConflictError
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from kookoo.flow import FlowCall
+
 __all__ = ["HandlerError", "HandlerGroup", "KooKoo"]
 
 logger = logging.getLogger("kookoo")
@@ -259,6 +261,31 @@ class _Scaffold:
     on_sms = _Shortcut(NewSms)
     on_continue = _Shortcut(Continue)
     on_unknown = _Shortcut(UnknownEvent)
+
+    def flow(
+        self,
+        route: str = "/",
+        *,
+        on_hangup: Callable[[FlowCall, dict[str, Any]], object] | None = None,
+    ) -> Decorator:
+        """Decorator: make a generator function the linear call flow on ``route``.
+
+        See :mod:`kookoo.flow`.  ``on_hangup(call, answers)`` runs when the caller hangs up,
+        with the results of the named steps so far.
+
+        >>> app = KooKoo(store=False)
+        >>> @app.flow("/survey")
+        ... def survey(call):
+        ...     age = yield call.ask_digits("Please enter your age", max_digits=2)
+        ...     yield call.say(f"You are {age}").hangup()
+        """
+        from kookoo.flow import add_flow
+
+        def decorator(func: F) -> F:
+            add_flow(self, route, func, on_hangup=on_hangup)
+            return func
+
+        return decorator
 
     def add_error_handler(
         self, exc_type: type[BaseException], func: Callable[..., HandlerResult]

@@ -68,14 +68,17 @@ def say_as_format(value: SayAsFormat | int | str) -> SayAsFormat:
     a :class:`SayAsFormat`; raise ``ValueError`` naming the allowed values otherwise."""
     if isinstance(value, SayAsFormat):
         return value
+    allowed = ", ".join(f"{f.value} ({f.name.lower()})" for f in SayAsFormat)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        # A float or None would otherwise fail with an AttributeError on .isdigit().
+        raise TypeError(
+            f"say-as: format must be one of {allowed}; got {type(value).__name__} {value!r}"
+        )
     try:
-        if isinstance(value, bool):
-            raise ValueError
         if isinstance(value, int) or value.isdigit():
             return SayAsFormat(int(value))
         return SayAsFormat[value.upper()]
     except (KeyError, ValueError):
-        allowed = ", ".join(f"{f.value} ({f.name.lower()})" for f in SayAsFormat)
         raise ValueError(f"say-as: format must be one of {allowed}; got {value!r}") from None
 
 
@@ -88,13 +91,17 @@ def say_as_text(value: str | int | Decimal | _dt.date, fmt: SayAsFormat) -> str:
     if isinstance(value, _dt.date):
         if fmt not in _DATE_FORMATS:
             raise ValueError(f"say-as: a date needs a date format, not {fmt.name.lower()}")
-        return value.strftime("%Y%m%d")
+        # Not strftime("%Y"): glibc does not zero-pad years before 1000.
+        return f"{value.year:04d}{value.month:02d}{value.day:02d}"
     if isinstance(value, bool | float):
         raise TypeError(
             f"say-as: value must be str, int, Decimal or date; got {type(value).__name__}"
         )
-    if isinstance(value, Decimal) and fmt is SayAsFormat.CURRENCY_DECIMAL:
-        return f"{value:.2f}"
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"say-as: value must be a finite number; got {value}")
+        # Fixed-point: str() would write Decimal("1E+3") as "1E+3", which KooKoo cannot speak.
+        return f"{value:.2f}" if fmt is SayAsFormat.CURRENCY_DECIMAL else f"{value:f}"
     if isinstance(value, int | Decimal | str):
         return str(value)
     raise TypeError(f"say-as: value must be str, int, Decimal or date; got {type(value).__name__}")

@@ -733,9 +733,17 @@ _PARSER = etree.XMLParser(
     # No collect_ids=False: with libxml2 2.14 it makes the parser read a DOCTYPE's external
     # subset (a local file) even though load_dtd is off.
 )
-_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_DECLARATION = re.compile(r"^\s*<\?xml\s[^>]*\?>")
+_DECLARATION_BYTES = re.compile(rb"^[ \t\r\n]*<\?xml\s[^>]*\?>")
+_DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([^\"']*)[\"']")
+_NOT_LINE_END = re.compile(r"[^\r\n]")
+_NOT_LINE_END_BYTES = re.compile(rb"[^\r\n]")
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _LXML_POSITION = re.compile(r",? \(?line \d+,? column \d+\)?$")
+
+
+def _blank(match: re.Match[str]) -> str:
+    return _NOT_LINE_END.sub(" ", match.group())
 
 
 def parse_tree(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etree._Element:
@@ -746,16 +754,28 @@ def parse_tree(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etr
     column.
     """
     if isinstance(data, str):
-        # A declaration naming another encoding would lie about a str we encode as UTF-8.
-        data = _DECLARATION.sub("", data, count=1).encode("utf-8")
+        # A declaration naming another encoding would lie about a str we encode as UTF-8.  It is
+        # blanked, not removed, so that lines and columns in errors are those of the input.
+        data = data.removeprefix("\ufeff")
+        data = _DECLARATION.sub(_blank, data, count=1).encode("utf-8")
     elif not isinstance(data, bytes):
         raise TypeError(f"parse_response() takes bytes or str, not {type(data).__name__}")
     if len(data) > max_bytes:
         raise ResponseParseError(f"document is {len(data)} bytes; the limit is {max_bytes}")
-    # Whitespace before the declaration is an XML error that KooKoo evidently shrugs off.
-    data = data.lstrip(b" \t\r\n").removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n")
-    if not data:
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    if not data.lstrip(b" \t\r\n"):
         raise ResponseParseError("document is empty", 1, 1)
+    declaration = _DECLARATION_BYTES.match(data)
+    if declaration is not None and not data.startswith(b"<?xml"):
+        # Whitespace before the declaration is an XML error that KooKoo evidently shrugs off.
+        # A UTF-8 declaration is blanked so that error lines and columns stay those of the
+        # input; one naming another encoding must stay, so the whitespace goes instead.
+        encoding = _DECLARED_ENCODING.search(declaration.group())
+        if encoding is None or encoding.group(1).lower() in (b"utf-8", b"utf8"):
+            blank = _NOT_LINE_END_BYTES.sub(b" ", declaration.group())
+            data = blank + data[declaration.end() :]
+        else:
+            data = data.lstrip(b" \t\r\n")
     doctype = _DOCTYPE.search(data)
     if doctype is not None:
         line = data.count(b"\n", 0, doctype.start()) + 1
