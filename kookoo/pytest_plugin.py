@@ -1,3 +1,114 @@
-"""pytest fixtures for testing kookoo apps (registered through the ``pytest11`` entry point)."""
+"""pytest fixtures for testing kookoo apps (registered through the ``pytest11`` entry point).
+
+Installing kookoo makes these fixtures available in every test suite:
+
+``kookoo_app``
+    The app under test.  Override it in ``conftest.py`` (return a WSGI app, or a URL to test a
+    running server), or name it in the pytest configuration::
+
+        [tool.pytest.ini_options]
+        kookoo_app = "myivr:app"        # or "path/to/file.py:app"
+
+``kookoo_simulator``
+    A :class:`kookoo.testing.Simulator` on ``kookoo_app``, with sids that are the same on
+    every run of a test.  ``pytest --kookoo-url http://127.0.0.1:8000/`` runs the same tests
+    against a live server instead.
+
+``kookoo_call``
+    A factory: ``kookoo_call(caller="09876543210", **options)`` starts a call (sends
+    ``NewCall``) and returns a :class:`kookoo.testing.SimulatedCall`; the options are those of
+    :meth:`Simulator.call <kookoo.testing.Simulator.call>`.
+
+A whole test::
+
+    # conftest.py
+    import pytest
+    from kookoo.stores import MemoryStore
+    from myivr import app
+
+    @pytest.fixture(scope="session")
+    def kookoo_app():
+        app.store = MemoryStore()  # no SQLite file from the tests
+        return app
+
+    # test_menu.py
+    def test_english_sales_busy(kookoo_call):
+        call = kookoo_call(caller="09876543210")
+        assert call.last_heard[0] == "Welcome to Acme. For English press 1."
+        call.press("1")
+        call.assert_heard("For sales press 1")
+        call.press("1")
+        assert call.waiting_for == "dial"
+        call.dial_not_answered()
+        assert call.ended_by == "app"
+
+The plugin imports nothing from kookoo until a fixture is used.
+"""
 
 from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from kookoo.testing import SimulatedCall, Simulator
+
+__all__ = ["kookoo_app", "kookoo_call", "kookoo_simulator"]
+
+_INI = "kookoo_app"
+_URL_OPTION = "--kookoo-url"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register the ``kookoo_app`` ini value and the ``--kookoo-url`` option."""
+    parser.addini(
+        _INI,
+        "the kookoo app under test: module:app or path/to/file.py[:app] (kookoo_app fixture)",
+        default="",
+    )
+    parser.getgroup("kookoo").addoption(
+        _URL_OPTION,
+        dest="kookoo_url",
+        default=None,
+        metavar="URL",
+        help="drive the kookoo_simulator fixture against a running server at URL instead",
+    )
+
+
+@pytest.fixture
+def kookoo_app(pytestconfig: pytest.Config) -> Any:
+    """The app under test (a WSGI app or an http(s) URL).  Override this fixture, or set
+    ``kookoo_app = "module:app"`` in the pytest configuration."""
+    spec = str(pytestconfig.getini(_INI) or "").strip()
+    if not spec:
+        pytest.fail(
+            "no kookoo app to test: define a `kookoo_app` fixture that returns your app "
+            '(or its URL), or set kookoo_app = "module:app" in the pytest configuration',
+            pytrace=False,
+        )
+    from kookoo.testing import load_app
+
+    try:
+        return load_app(spec)
+    except ValueError as exc:
+        pytest.fail(f"kookoo_app = {spec!r}: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def kookoo_simulator(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> Simulator:
+    """A :class:`~kookoo.testing.Simulator` on ``kookoo_app`` (or on ``--kookoo-url``)."""
+    from kookoo.testing import Simulator
+
+    url: str | None = pytestconfig.getoption("kookoo_url", None)
+    target = url if url else request.getfixturevalue("kookoo_app")
+    # The same sids on every run of a test: failures reproduce exactly.
+    return Simulator(target, seed=zlib.crc32(request.node.nodeid.encode()))
+
+
+@pytest.fixture
+def kookoo_call(kookoo_simulator: Simulator) -> Callable[..., SimulatedCall]:
+    """Start a simulated call: ``kookoo_call(caller="09876543210", called_number=...)``."""
+    return kookoo_simulator.call
