@@ -1,0 +1,348 @@
+"""``python -m benchmarks``: kookoo side by side with the alternatives, in one run.
+
+Parts: 1 builder, 2 one request in-process, 3 call state, 4 served by gunicorn, 5 flow replay,
+6 memory.  Prints one table; ``--json FILE`` also writes every measurement and a ``"targets"``
+object (see :data:`benchmarks.report.TARGET_HELP`).  Speed is measured here, never in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks import cases
+from benchmarks.report import TARGET_HELP, Table, fmt_bytes, target
+from benchmarks.runner import Settings, Timing, measure_group
+
+PARTS = (1, 2, 3, 4, 5, 6)
+FLOW_PENDING = "pending"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=(
+            "Benchmark kookoo against hand-written Werkzeug + lxml, Flask + twilio-python, "
+            "Flask + plivo and a raw WSGI floor, all in one run on this machine. "
+            "Comparisons need `pip install 'kookoo[bench]'`; wrk and redis-server are used "
+            "when installed."
+        ),
+    )
+    parser.add_argument("--quick", action="store_true", help="a short run (about a minute)")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
+    parser.add_argument(
+        "--parts",
+        default=",".join(map(str, PARTS)),
+        help="comma-separated parts to run (default: all): 1 builder, 2 request, "
+        "3 call state, 4 served, 5 flow, 6 memory",
+    )
+    return parser
+
+
+def _timings_json(timings: dict[str, Timing]) -> list[dict[str, Any]]:
+    return [t.as_json() for t in timings.values()]
+
+
+def _ratio(timings: dict[str, Timing], num: str, den: str) -> float | str:
+    if num not in timings or den not in timings:
+        missing = ", ".join(cases.missing_comparisons()) or "a comparison"
+        return f"skipped: {missing} not installed"
+    return timings[num].median_ns / timings[den].median_ns
+
+
+def _verdict(entry: dict[str, Any], limit_text: str) -> str:
+    if isinstance(entry["value"], str):
+        return f"target {limit_text}: {entry['value']}"
+    return f"target {limit_text}: {'met' if entry['met'] else 'MISSED'}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected parts, print the table, write the JSON; exit status 0."""
+    args = _parser().parse_args(argv)
+    try:
+        parts = {int(p) for p in args.parts.split(",") if p.strip()}
+    except ValueError:
+        _parser().error(f"--parts takes numbers from {PARTS}, got {args.parts!r}")
+    settings = Settings.quick() if args.quick else Settings.full()
+    started = time.monotonic()
+    missing = cases.missing_comparisons()
+    from benchmarks.served import load_tool
+
+    meta: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full",
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "settings": {
+            "rounds": settings.rounds,
+            "round_seconds": settings.round_seconds,
+            "served_rounds": settings.served_rounds,
+            "served_seconds": settings.served_seconds,
+        },
+        "missing_comparisons": missing,
+        "load_tool": load_tool(),
+        "versions": _versions(),
+        "targets_help": TARGET_HELP,
+    }
+    results: dict[str, Any] = {}
+    targets: dict[str, dict[str, Any]] = {}
+    table = Table()
+    table.lines.append(
+        f"kookoo benchmarks ({meta['mode']}): Python {meta['python']}, {meta['cpus']} CPUs, "
+        f"{platform.system()} {platform.machine()}"
+    )
+    table.lines.append(
+        f"median of {settings.rounds} interleaved rounds per case; spread = (max - min) / median; "
+        "ratio = kookoo ÷ comparison (time: < 1 means kookoo is faster)"
+    )
+    if missing:
+        table.lines.append(f"comparisons skipped, not installed: {', '.join(missing)}")
+    columns = f"  {'case':<34}{'median':>12}{'spread':>12}{'ratio':>12}"
+
+    with tempfile.TemporaryDirectory(prefix="kookoo-bench-") as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+
+        # 1. builder
+        if 1 in parts:
+            builder = measure_group(cases.builder_cases(), settings)
+            results["builder"] = _timings_json(builder)
+            value = _ratio(builder, "builder.kookoo", "builder.lxml")
+            targets["builder_vs_lxml"] = target(value, 1.5, at_most=True)
+            table.section("1. Builder: build and serialise the menu document", columns)
+            table.timings(
+                builder,
+                "builder.kookoo",
+                {"builder.lxml": _verdict(targets["builder_vs_lxml"], "<= 1.50x")},
+            )
+
+        # 2. one request in-process
+        if 2 in parts:
+            request = measure_group(cases.request_cases(), settings)
+            results["request"] = _timings_json(request)
+            targets["request_vs_werkzeug"] = target(
+                _ratio(request, "request.kookoo", "request.werkzeug"), 1.2, at_most=True
+            )
+            targets["request_vs_flask_twilio"] = target(
+                _ratio(request, "request.flask_twilio", "request.kookoo"), 3.0, at_most=False
+            )
+            table.section(
+                "2. One request in-process (WSGI call, no socket): NewCall -> menu", columns
+            )
+            table.timings(
+                request,
+                "request.kookoo",
+                {
+                    "request.werkzeug": _verdict(targets["request_vs_werkzeug"], "<= 1.20x"),
+                    "request.flask_twilio": _verdict(
+                        targets["request_vs_flask_twilio"], "<= 0.33x (3x faster)"
+                    ),
+                },
+            )
+
+        # 3. call state
+        if 3 in parts:
+            state_cases, skipped = cases.state_cases(stack, workdir)
+            state = measure_group(state_cases, settings)
+            base = state["state.none"].median_ns
+            overhead = {
+                k: (t.median_ns - base) / 1000 for k, t in state.items() if k != "state.none"
+            }
+            results["state"] = {
+                "cases": _timings_json(state),
+                "overhead_us_over_no_state": overhead,
+                "skipped": skipped,
+            }
+            targets["sqlite_state_overhead_us"] = target(
+                overhead["state.sqlite"], 40.0, at_most=True
+            )
+            notes = {
+                k: f"+{v:.1f} µs over no state"
+                for k, v in overhead.items()
+                if k != "state.redis_ping"
+            }
+            notes["state.sqlite"] += "; " + _verdict(
+                targets["sqlite_state_overhead_us"], "<= +40 µs"
+            )
+            if "state.redis" in state and "state.redis_ping" in state:
+                trips = overhead["state.redis"] * 1000 / state["state.redis_ping"].median_ns
+                results["state"]["redis_overhead_in_round_trips"] = trips
+                notes["state.redis"] += f" = {trips:.1f} round trips"
+            table.section("3. Call state: the same request, kookoo with each store", columns)
+            table.timings(state, "state.none", notes)
+            for key, reason in skipped.items():
+                table.row(key.replace("state.", "kookoo + ").replace("redis", "RedisStore"), reason)
+            stack.close()
+
+        # 4. served
+        if 4 in parts:
+            _served(settings, workdir, results, targets, table, missing)
+
+        # 5. flow
+        if 5 in parts:
+            results["flow"] = {"status": FLOW_PENDING, "reason": _flow_status()}
+            targets["flow_last_step_ms"] = target(FLOW_PENDING, 1.0, at_most=True)
+            table.section("5. Flow replay: the last request of a 50-step flow")
+            table.note(f"pending: {_flow_status()}")
+
+        # 6. memory
+        if 6 in parts:
+            _memory(settings, workdir, results, table)
+
+    # Every target key is always present, so a partial run still has the documented shape.
+    for key, limit, at_most in (
+        ("request_vs_werkzeug", 1.2, True),
+        ("request_vs_flask_twilio", 3.0, False),
+        ("builder_vs_lxml", 1.5, True),
+        ("sqlite_state_overhead_us", 40.0, True),
+        ("served_vs_werkzeug", 0.9, False),
+        ("flow_last_step_ms", 1.0, True),
+    ):
+        targets.setdefault(key, target("not run", limit, at_most=at_most))
+    table.section("Targets", f"  {'key':<34}{'value':>12}{'limit':>12}{'met':>12}")
+    for key, entry in targets.items():
+        value = entry["value"]
+        shown = f"{value:.2f}" if not isinstance(value, str) else value
+        table.row(key, shown, f"{entry['limit']:g}", "yes" if entry["met"] else "NO")
+    meta["seconds"] = round(time.monotonic() - started, 1)
+    table.lines.append("")
+    table.lines.append(f"finished in {meta['seconds']} s")
+    print(table)
+    if args.json:
+        document = {"meta": meta, "results": results, "targets": targets}
+        Path(args.json).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _served(
+    settings: Settings,
+    workdir: Path,
+    results: dict[str, Any],
+    targets: dict[str, dict[str, Any]],
+    table: Table,
+    missing: list[str],
+) -> None:
+    import importlib.util
+
+    from benchmarks.served import CONNECTIONS, WORKERS, run_served
+
+    title = "4. Served: gunicorn -w 2, loopback load"
+    if importlib.util.find_spec("gunicorn") is None:
+        reason = "skipped: gunicorn not installed"
+        results["served"] = {"skipped": reason}
+        targets["served_vs_werkzeug"] = target(reason, 0.9, at_most=False)
+        table.section(title)
+        table.note(reason)
+        return
+    apps = [
+        ("served.kookoo", "kookoo (no state)", "benchmarks.apps:kookoo_app"),
+        ("served.werkzeug", "hand-written Werkzeug + lxml", "benchmarks.apps:werkzeug_app"),
+    ]
+    if not missing:
+        apps.append(
+            ("served.flask_twilio", "Flask + twilio", "benchmarks.thirdparty:flask_twilio_app")
+        )
+    rows, tool = run_served(
+        apps, rounds=settings.served_rounds, seconds=settings.served_seconds, workdir=workdir
+    )
+    by_key = {r.key: r for r in rows}
+    value = by_key["served.kookoo"].rps / by_key["served.werkzeug"].rps
+    targets["served_vs_werkzeug"] = target(value, 0.9, at_most=False)
+    load = (
+        f"wrk -t1 -c{CONNECTIONS}"
+        if tool == "wrk"
+        else f"Python load generator, {CONNECTIONS} threads"
+    )
+    results["served"] = {
+        "workers": WORKERS,
+        "load": load,
+        "runs_per_app": settings.served_rounds,
+        "seconds_per_run": settings.served_seconds,
+        "apps": [r.as_json() for r in rows],
+    }
+    table.section(
+        f"{title} ({load}; median of {settings.served_rounds} runs of "
+        f"{settings.served_seconds:g} s per app)",
+        f"  {'case':<34}{'req/s':>12}{'spread':>12}{'p50':>12}{'p99':>12}{'ratio':>12}",
+    )
+    table.served(rows, "served.kookoo")
+    table.note(
+        f"kookoo req/s ÷ Werkzeug req/s = {value:.2f}; "
+        + _verdict(targets["served_vs_werkzeug"], ">= 0.90")
+    )
+
+
+def _memory(settings: Settings, workdir: Path, results: dict[str, Any], table: Table) -> None:
+    from benchmarks import memory
+    from benchmarks.procs import redis_binary
+
+    table.section("6. Memory")
+    out: dict[str, Any] = {}
+    try:
+        rss = memory.worker_rss(settings.memory_calls, workdir)
+    except Exception as exc:  # a benchmark part failing must not lose the others
+        rss = {"skipped": f"failed: {exc}"}
+    out["worker"] = rss
+    if "skipped" in rss:
+        table.note(f"worker RSS: {rss['skipped']}")
+    else:
+        table.note(
+            f"gunicorn worker (kookoo + SQLiteStore) RSS after warm-up "
+            f"{fmt_bytes(rss['rss_start_bytes'])}, after {rss['calls']:,} calls "
+            f"{fmt_bytes(rss['rss_end_bytes'])} (+{fmt_bytes(rss['rss_growth_bytes'])})"
+        )
+        sq = rss["sqlite"]
+        table.note(
+            f"SQLite: {sq['payload_bytes_per_call']:.0f} B of JSON per call, "
+            f"{sq['file_bytes_per_call']:.0f} B of file (table + index) per call"
+        )
+    if redis_binary() is None:
+        out["redis"] = {"skipped": "skipped: redis-server not installed"}
+        table.note("Redis: skipped: redis-server not installed")
+    else:
+        calls = 2_000
+        try:
+            rd = memory.redis_bytes_per_call(calls, workdir)
+        except Exception as exc:
+            rd = {"skipped": f"failed: {exc}"}
+        out["redis"] = rd
+        if "skipped" in rd:
+            table.note(f"Redis: {rd['skipped']}")
+        else:
+            table.note(
+                f"Redis: {rd['payload_bytes_per_call']:.0f} B of JSON per call, "
+                f"{rd['memory_usage_bytes_per_call']:.0f} B MEMORY USAGE per key, "
+                f"{rd['used_memory_growth_per_call']:.0f} B used_memory growth per call "
+                f"({calls:,} calls)"
+            )
+    results["memory"] = out
+
+
+def _flow_status() -> str:
+    return "the flow case is added once the flow feature (kookoo.flow) is settled"
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for dist in ("kookoo", "werkzeug", "lxml", "flask", "twilio", "plivo", "gunicorn", "redis"):
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            found[dist] = None
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())

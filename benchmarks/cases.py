@@ -1,0 +1,265 @@
+"""The in-process cases: builders (part 1), one WSGI request (part 2), call state (part 3).
+
+Each function returns :class:`~benchmarks.runner.Case` objects for one group; the groups are
+timed by :func:`benchmarks.runner.measure_group`.  Request cases call the WSGI app directly (no
+socket) with a fresh environ per request, read the whole body and close the iterable, as a WSGI
+server does.  Every request is a NewCall with a sid never used before, so stateful apps create
+a call record each time, as a real first request does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.test import EnvironBuilder
+
+from benchmarks import apps
+from benchmarks.procs import ServerError, redis_binary, redis_server
+from benchmarks.runner import Case
+from kookoo.stores import MemoryStore, RedisStore, SQLiteStore
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+__all__ = [
+    "BadReply",
+    "builder_cases",
+    "call_wsgi",
+    "missing_comparisons",
+    "new_call_environ",
+    "request_cases",
+    "state_cases",
+]
+
+_next_sid = [1_000_000_000_000]
+
+
+class BadReply(AssertionError):
+    """An app under comparison did not answer as its equivalents do: the run stops."""
+
+
+def missing_comparisons() -> list[str]:
+    """Comparison libraries (``kookoo[bench]``) that are not installed; ``[]`` when all are."""
+    return [m for m in ("flask", "twilio", "plivo") if importlib.util.find_spec(m) is None]
+
+
+def _reserve_sids(n: int) -> int:
+    """The first of ``n`` consecutive sids no other request of this run uses."""
+    first = _next_sid[0]
+    _next_sid[0] += n
+    return first
+
+
+# -- part 1: builders ----------------------------------------------------------------------------
+
+
+def _repeat(build: Callable[[], object]) -> Callable[[int], Callable[[], object]]:
+    def prepare(n: int) -> Callable[[], object]:
+        loop = range(n)
+
+        def run() -> None:
+            for _ in loop:
+                build()
+
+        return run
+
+    return prepare
+
+
+def _kookoo_build() -> bytes:
+    return apps.build_kookoo().to_xml()
+
+
+def builder_cases() -> list[Case]:
+    """Build and serialise the menu document: kookoo, raw lxml, twilio, plivo."""
+    cases = [
+        Case("builder.kookoo", "kookoo Response builder", _repeat(_kookoo_build)),
+        Case("builder.lxml", "raw lxml", _repeat(apps.build_lxml)),
+    ]
+    if not missing_comparisons():
+        from benchmarks import thirdparty
+
+        cases.append(
+            Case("builder.twilio", "twilio VoiceResponse", _repeat(thirdparty.build_twilio))
+        )
+        cases.append(Case("builder.plivo", "plivo plivoxml", _repeat(thirdparty.build_plivo)))
+    return cases
+
+
+# -- part 2: one request in-process -----------------------------------------------------------
+
+_STATUS: list[str] = []
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+    _STATUS.append(status)
+    return None
+
+
+def new_call_environ(sid: str = apps.SID) -> WSGIEnvironment:
+    """The WSGI environ of KooKoo's ``GET /ivr?...event=NewCall`` for ``sid``."""
+    builder = EnvironBuilder(
+        path=apps.ROUTE, query_string=apps.new_call_query(sid), base_url="http://127.0.0.1:8000"
+    )
+    try:
+        return builder.get_environ()
+    finally:
+        builder.close()
+
+
+def call_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[str, bytes]:
+    """Call ``app`` as a WSGI server would; return (status, body)."""
+    _STATUS.clear()
+    result: Iterable[bytes] = app(environ, _start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    return _STATUS[-1], body
+
+
+def _request_case(
+    key: str, label: str, app: WSGIApplication, check: Callable[[str, bytes], bool]
+) -> Case:
+    sid = str(_reserve_sids(1))
+    status, body = call_wsgi(app, new_call_environ(sid))
+    if status != "200 OK" or not check(sid, body):
+        raise BadReply(f"{label} answered {status} {body[:200]!r}")
+    template = new_call_environ("SID")
+    head, tail = template["QUERY_STRING"].split("SID")
+
+    def prepare(n: int) -> Callable[[], object]:
+        first = _reserve_sids(n)
+        sids = range(first, first + n)
+        start_response = _start_response
+
+        def run() -> None:
+            for sid in sids:
+                environ = template.copy()
+                environ["QUERY_STRING"] = f"{head}{sid}{tail}"
+                result = app(environ, start_response)
+                b"".join(result)
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            _STATUS.clear()
+
+        return run
+
+    return Case(key, label, prepare)
+
+
+def _is_kookoo_menu(sid: str, body: bytes) -> bool:
+    return body == apps.expected_reply(sid)
+
+
+def _has_prompts(sid: str, body: bytes) -> bool:
+    return all(p in body for p in (b"Ram &amp; Shyam &lt;Traders&gt;", b"orders &amp; 2"))
+
+
+def request_cases() -> list[Case]:
+    """NewCall -> menu through kookoo, the hand-written app, Flask + twilio/plivo, the floor."""
+    cases = [
+        _request_case("request.kookoo", "kookoo (no state)", apps.kookoo_app, _is_kookoo_menu),
+        _request_case(
+            "request.werkzeug", "hand-written Werkzeug + lxml", apps.werkzeug_app, _is_kookoo_menu
+        ),
+    ]
+    if not missing_comparisons():
+        from benchmarks import thirdparty
+
+        cases += [
+            _request_case(
+                "request.flask_twilio", "Flask + twilio", thirdparty.flask_twilio_app, _has_prompts
+            ),
+            _request_case(
+                "request.flask_plivo", "Flask + plivo", thirdparty.flask_plivo_app, _has_prompts
+            ),
+        ]
+    cases.append(
+        _request_case("request.floor", "raw WSGI, constant bytes", apps.floor_app, _has_prompts)
+    )
+    return cases
+
+
+# -- part 3: call state -------------------------------------------------------------------------
+
+
+def _ping_case(url: str, stack: ExitStack) -> Case:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    stack.callback(client.close)
+
+    def prepare(n: int) -> Callable[[], object]:
+        loop = range(n)
+        ping = client.ping
+
+        def run() -> None:
+            for _ in loop:
+                ping()
+
+        return run
+
+    return Case("state.redis_ping", "one Redis round trip (PING)", prepare)
+
+
+def state_cases(stack: ExitStack, workdir: Path) -> tuple[list[Case], dict[str, str]]:
+    """kookoo without state, then with MemoryStore, SQLiteStore and RedisStore.
+
+    Resources (the SQLite file, redis-server) are released by ``stack``.  Returns the cases and
+    the ones skipped, by key, with the reason.
+    """
+    skipped: dict[str, str] = {}
+    sqlite = SQLiteStore(workdir / "state.sqlite3")
+    stack.callback(sqlite.close)
+    cases = [
+        _request_case("state.none", "kookoo, no state", apps.kookoo_app, _is_kookoo_menu),
+        _request_case(
+            "state.memory",
+            "kookoo + MemoryStore",
+            apps.make_kookoo_state_app(MemoryStore()),
+            _is_kookoo_menu,
+        ),
+        _request_case(
+            "state.sqlite",
+            "kookoo + SQLiteStore",
+            apps.make_kookoo_state_app(sqlite),
+            _is_kookoo_menu,
+        ),
+    ]
+    reason = _redis_unavailable()
+    if reason is None:
+        try:
+            url = stack.enter_context(redis_server(workdir))
+        except ServerError as exc:
+            reason = f"skipped: {exc}"
+        else:
+            store = RedisStore(url, prefix="bench:state:")
+            stack.callback(store.close)
+            cases.append(
+                _request_case(
+                    "state.redis",
+                    "kookoo + RedisStore",
+                    apps.make_kookoo_state_app(store),
+                    _is_kookoo_menu,
+                )
+            )
+            cases.append(_ping_case(url, stack))
+    if reason is not None:
+        skipped["state.redis"] = reason
+    return cases, skipped
+
+
+def _redis_unavailable() -> str | None:
+    if redis_binary() is None:
+        return "skipped: redis-server not installed"
+    if importlib.util.find_spec("redis") is None:
+        return "skipped: the redis package is not installed (pip install 'kookoo[bench]')"
+    return None

@@ -1,0 +1,188 @@
+"""The benchmarks compare like with like: every equivalent app and builder says the same thing.
+
+No timing here (speed is measured by ``python -m benchmarks``, never asserted in tests).
+Flask, twilio and plivo come only with ``kookoo[bench]``; their checks are skipped without them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+from werkzeug.test import Client
+
+from benchmarks import apps
+from benchmarks.cases import call_wsgi, new_call_environ
+from benchmarks.report import target
+from benchmarks.served import _wrk_ms
+from kookoo.stores import MemoryStore
+
+ROOT = Path(__file__).resolve().parent.parent
+NEW_CALL = f"{apps.ROUTE}?{apps.NEW_CALL_QUERY}"
+
+# What every dialect must say, in order: (kind, text) with kind "say" or "play".
+PROMPTS = [
+    ("say", apps.WELCOME),
+    ("play", apps.WELCOME_AUDIO),
+    ("gather", ""),
+    ("say", apps.MENU),
+    ("play", apps.MENU_AUDIO),
+]
+KINDS = {
+    "playtext": "say",
+    "playaudio": "play",
+    "collectdtmf": "gather",
+    "Say": "say",
+    "Speak": "say",
+    "Play": "play",
+    "Gather": "gather",
+    "GetDigits": "gather",
+}
+
+
+def _prompts(xml: bytes) -> list[tuple[str, str]]:
+    root = etree.fromstring(xml)
+    return [(KINDS[str(el.tag)], el.text or "") for el in root.iter() if el is not root]
+
+
+def _digits_attrs(xml: bytes) -> dict[str, str]:
+    root = etree.fromstring(xml)
+    gather = next(el for el in root.iter() if KINDS.get(str(el.tag)) == "gather")
+    return {str(k): str(v) for k, v in gather.attrib.items()}
+
+
+def _flask_apps() -> Any:
+    pytest.importorskip("flask")
+    pytest.importorskip("twilio")
+    pytest.importorskip("plivo")
+    from benchmarks import thirdparty
+
+    return thirdparty
+
+
+# -- the document ---------------------------------------------------------------------------------
+
+
+def test_kookoo_and_lxml_builders_write_identical_bytes() -> None:
+    assert apps.build_kookoo().to_xml() == apps.build_lxml()
+
+
+def test_document_escapes_ampersand_and_angle_bracket() -> None:
+    xml = apps.build_lxml()
+    assert b"Welcome to Ram &amp; Shyam &lt;Traders&gt;" in xml
+    assert _prompts(xml) == PROMPTS
+    assert _digits_attrs(xml) == {"l": "1", "t": "#", "o": "5000"}
+
+
+def test_twilio_and_plivo_builders_say_the_same_menu() -> None:
+    thirdparty = _flask_apps()
+    for xml in (thirdparty.build_twilio(), thirdparty.build_plivo()):
+        assert _prompts(xml) == PROMPTS
+        attrs = _digits_attrs(xml)
+        assert (attrs["numDigits"], attrs["finishOnKey"], attrs["timeout"]) == ("1", "#", "5")
+
+
+# -- the apps -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("app", [apps.kookoo_app, apps.werkzeug_app], ids=["kookoo", "werkzeug"])
+def test_kookoo_and_handwritten_apps_answer_byte_identical_xml(app: Any) -> None:
+    response = Client(app).get(NEW_CALL)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == apps.CONTENT_TYPE
+    assert response.data == apps.expected_reply(apps.SID)
+
+
+def test_apps_echo_the_requests_sid() -> None:
+    for app in (apps.kookoo_app, apps.werkzeug_app):
+        status, body = call_wsgi(app, new_call_environ("777"))
+        assert (status, body) == ("200 OK", apps.expected_reply("777"))
+
+
+def test_floor_answers_the_same_bytes() -> None:
+    response = Client(apps.floor_app).get(NEW_CALL)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == apps.CONTENT_TYPE
+    assert response.data == apps.expected_reply(apps.SID)
+
+
+def test_stateful_kookoo_app_answers_the_same_and_stores_the_call() -> None:
+    store = MemoryStore()
+    status, body = call_wsgi(apps.make_kookoo_state_app(store), new_call_environ("4242"))
+    assert (status, body) == ("200 OK", apps.expected_reply("4242"))
+    call = store.load("4242")
+    assert call is not None
+    assert call.state == {"menu": "main"}
+    assert call.caller == "8041169706"
+
+
+@pytest.mark.parametrize("name", ["flask_twilio_app", "flask_plivo_app"])
+def test_flask_apps_answer_the_same_prompts(name: str) -> None:
+    app = getattr(_flask_apps(), name)
+    response = Client(app).get(NEW_CALL)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/xml; charset=utf-8"
+    assert _prompts(response.data) == PROMPTS
+
+
+def test_apps_refuse_other_events() -> None:
+    assert Client(apps.werkzeug_app).get(f"{apps.ROUTE}?event=GotDTMF&sid=1").status_code == 400
+
+
+# -- the command ----------------------------------------------------------------------------------
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_help_works() -> None:
+    result = _run("--help", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "--quick" in result.stdout
+    assert "--json" in result.stdout
+
+
+def test_json_always_has_every_target(tmp_path: Path) -> None:
+    # Part 5 alone measures nothing (the flow feature is pending): no timing, a few seconds.
+    out = tmp_path / "out.json"
+    result = _run("--quick", "--parts", "5", "--json", str(out), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert set(document["targets"]) == {
+        "request_vs_werkzeug",
+        "request_vs_flask_twilio",
+        "builder_vs_lxml",
+        "sqlite_state_overhead_us",
+        "served_vs_werkzeug",
+        "flow_last_step_ms",
+    }
+    for entry in document["targets"].values():
+        assert set(entry) == {"value", "limit", "met"}
+        assert isinstance(entry["met"], bool)
+    assert document["targets"]["flow_last_step_ms"]["value"] == "pending"
+
+
+def test_target_direction() -> None:
+    assert target(1.1, 1.2, at_most=True) == {"value": 1.1, "limit": 1.2, "met": True}
+    assert target(2.5, 3.0, at_most=False)["met"] is False
+    assert target("pending", 1.0, at_most=True) == {"value": "pending", "limit": 1.0, "met": False}
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"), [("512.00us", 0.512), ("1.61ms", 1.61), ("2.00s", 2000.0), ("1.00m", 60000.0)]
+)
+def test_wrk_latency_units(text: str, ms: float) -> None:
+    assert _wrk_ms(text) == pytest.approx(ms)
