@@ -636,7 +636,7 @@ class KooKoo(_Scaffold):
         if isinstance(result, Response):
             if result.step is not None and call is not None:
                 call.step = result.step
-            _resolve_urls(result, ctx.request.base_url)
+            _resolve_urls(result, ctx.request)
             if self.debug:
                 _lint_strictly(result, source)
             return result.to_xml()
@@ -696,10 +696,14 @@ def _is_ping(event: Event) -> bool:
     return isinstance(event, NewCall) and event.is_test_ping
 
 
-def _resolve_urls(response: Response, base_url: str) -> None:
-    for node in response.iter():
-        if node.tag in ("gotourl", "playaudio") and node.text and "://" not in node.text:
-            node._element.text = urljoin(base_url, node.text)
+def _resolve_urls(response: Response, request: Request) -> None:
+    # Cheap scan first: building request.base_url costs more than most replies.
+    for node in response.children:
+        nodes = node.children if node.children else (node,)
+        for leaf in nodes:
+            text = leaf.text
+            if leaf.tag in ("gotourl", "playaudio") and text and "://" not in text:
+                leaf._element.text = urljoin(request.base_url, text)
 
 
 def _lint_strictly(response: Response, source: str) -> None:

@@ -239,7 +239,8 @@ class Node:
     ) -> Node:
         """Validate and append a child element; ``values`` follow ``spec.attrs`` order."""
         attrib: dict[str, str] = {}
-        for attr, value in zip(spec.attrs, values, strict=True):
+        # Builder signatures follow spec.attrs in order (tests/test_schema.py checks it).
+        for attr, value in zip(spec.attrs, values):  # noqa: B905  # hot path
             if value is not None:
                 attrib[attr.xml] = _encode(spec.tag, attr, value)
         # Check the text before the element exists: a refused value must leave no trace.
@@ -351,11 +352,15 @@ class Response(Prompts):
         attrib: dict[str, str] = {}
         if sid is not None:
             attrib["sid"] = _encode("response", _SID, sid)
-            if _XML_ILLEGAL.search(sid):
-                raise XMLValueError(_illegal_char_message("response: attribute sid", sid))
         if filler is not None:
             attrib["filler"] = _encode("response", _FILLER, filler)
-        super().__init__(etree.Element("response", attrib), _RESPONSE)
+        try:
+            element = etree.Element("response", attrib)
+        except ValueError:  # lxml refuses what XML cannot carry; say which field
+            raise XMLValueError(
+                _illegal_char_message("response: attribute sid", sid or "")
+            ) from None
+        super().__init__(element, _RESPONSE)
 
     @classmethod
     def _wrap(cls, element: etree._Element, sourceline: int | None) -> Response:
