@@ -20,16 +20,15 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sized
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urljoin
 
-from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
-from werkzeug.wrappers import Response as HTTPResponse
 
 from kookoo.calls import Call
 from kookoo.events import (
@@ -326,17 +325,41 @@ class HandlerGroup(_Scaffold):
     """
 
 
-@dataclass(slots=True)
 class _RequestContext:
-    """What one request carries through the pipeline."""
+    """What one request carries through the pipeline.
 
-    request: Request
-    event: Event | None = None
-    route: str = "-"
-    handler: _Handler | None = None
-    call: Call | None = None
-    status: int = 200
-    path_args: dict[str, Any] = field(default_factory=dict)
+    The Werkzeug :class:`~werkzeug.wrappers.Request` is built only when something needs it (a
+    handler that asks for ``request``, a POST body, a relative URL to resolve): most KooKoo
+    requests are a GET whose query string is all there is, and that is parsed directly.
+    """
+
+    __slots__ = (
+        "_request",
+        "call",
+        "environ",
+        "event",
+        "handler",
+        "path_args",
+        "request_class",
+        "route",
+    )
+
+    def __init__(self, environ: WSGIEnvironment, request_class: type[Request]) -> None:
+        self.environ = environ
+        self.request_class = request_class
+        self._request: Request | None = None
+        self.event: Event | None = None
+        self.route = "-"
+        self.handler: _Handler | None = None
+        self.call: Call | None = None
+        self.path_args: dict[str, Any] = {}
+
+    @property
+    def request(self) -> Request:
+        """The Werkzeug request, built on first use."""
+        if self._request is None:
+            self._request = self.request_class(self.environ)
+        return self._request
 
 
 class KooKoo(_Scaffold):
@@ -367,8 +390,8 @@ class KooKoo(_Scaffold):
             return r.next_step("language")
     """
 
+    #: The Werkzeug request class handed to handlers that ask for ``request``.
     request_class: type[Request] = Request
-    response_class: type[HTTPResponse] = HTTPResponse
 
     def __init__(
         self,
@@ -468,12 +491,16 @@ class KooKoo(_Scaffold):
         return self.wsgi_app(environ, start_response)
 
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """Answer one request: wrap it, run :meth:`full_dispatch`, log one line."""
+        """Answer one request: run :meth:`full_dispatch`, send the reply, log one line."""
         if not self._serving:
             self._freeze()
         started = time.perf_counter()
-        ctx = _RequestContext(self.request_class(environ))
-        response = self.full_dispatch(ctx)
+        ctx = _RequestContext(environ, self.request_class)
+        status, content_type, body = self.full_dispatch(ctx)
+        start_response(
+            _STATUS_LINES.get(status) or _status_line(status),
+            [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+        )
         if logger.isEnabledFor(logging.INFO):
             event = ctx.event
             logger.info(
@@ -482,50 +509,62 @@ class KooKoo(_Scaffold):
                 (event.name or "Continue") if event is not None else "-",
                 ctx.route,
                 ctx.handler.name if ctx.handler is not None else "-",
-                response.status_code,
+                status,
                 (time.perf_counter() - started) * 1000,
             )
-        return response(environ, start_response)
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            return []
+        return [body]
 
-    def _plain(self, status: int, message: str) -> HTTPResponse:
-        return self.response_class(message + "\n", status=status, content_type=_TEXT_CONTENT_TYPE)
-
-    def full_dispatch(self, ctx: _RequestContext) -> HTTPResponse:
-        """Check the request, parse the event, route it and build the HTTP response."""
-        request = ctx.request
-        if request.method not in ("GET", "POST", "HEAD"):
-            return self._plain(405, f"KooKoo requests are GET (or POST), not {request.method}.")
-        query = request.query_string
+    def full_dispatch(self, ctx: _RequestContext) -> tuple[int, str, bytes]:
+        """Check the request, parse the event, route it; return (status, content type, body)."""
+        environ = ctx.environ
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "POST", "HEAD"):
+            return _plain(405, f"KooKoo requests are GET (or POST), not {method}.")
+        query: str = environ.get("QUERY_STRING", "")
         if len(query) > self.max_query_bytes:
-            return self._plain(
+            return _plain(
                 414,
                 f"The query string is {len(query)} bytes; this app accepts at most "
                 f"{self.max_query_bytes}.",
             )
-        route = self._match_route(request.path, ctx)
+        # WSGI hands PATH_INFO over as latin-1; URLs are UTF-8.
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace") or "/"
+        route = self._match_route(path, ctx)
         if route is None:
-            return self._plain(404, f"No KooKoo app answers at {request.path}.")
+            return _plain(404, f"No KooKoo app answers at {path}.")
         ctx.route = route
-        params: Mapping[str, str] = request.args
-        if request.method == "POST":
+        # Bound the work before parsing: a cheap count of separators.
+        if query.count("&") >= self.max_params:
+            return self._too_many(parse_qsl(query, keep_blank_values=True))
+        params: dict[str, str] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            params.setdefault(key, value)  # the first value wins, as in Werkzeug's MultiDict
+        if method == "POST":
+            request = ctx.request
             request.max_content_length = self.max_query_bytes
             request.max_form_parts = self.max_params
             try:
-                params = CombinedMultiDict([request.args, request.form])
+                form = request.form
             except Exception as exc:  # werkzeug raises RequestEntityTooLarge & co
-                return self._plain(400, f"The request body could not be read: {exc}.")
-        count = len(params.keys()) if isinstance(params, MultiDict) else len(params)
-        if count > self.max_params:
-            return self._plain(
-                400,
-                f"The request has {count} parameters; this app accepts at most {self.max_params}.",
-            )
+                return _plain(400, f"The request body could not be read: {exc}.")
+            for key in form:
+                params.setdefault(key, form[key])
+        if len(params) > self.max_params:
+            return self._too_many(params)
         try:
             ctx.event = event = parse_event(params)
         except EventParseError as exc:
-            return self._plain(400, str(exc))
-        body = self._dispatch_with_retries(ctx, event)
-        return self.response_class(body, status=ctx.status, content_type=_XML_CONTENT_TYPE)
+            return _plain(400, str(exc))
+        return 200, _XML_CONTENT_TYPE, self._dispatch_with_retries(ctx, event)
+
+    def _too_many(self, params: Sized) -> tuple[int, str, bytes]:
+        return _plain(
+            400,
+            f"The request has {len(params)} parameters; this app accepts at most "
+            f"{self.max_params}.",
+        )
 
     def _match_route(self, path: str, ctx: _RequestContext) -> str | None:
         route = path.rstrip("/") or "/"
@@ -636,7 +675,7 @@ class KooKoo(_Scaffold):
         if isinstance(result, Response):
             if result.step is not None and call is not None:
                 call.step = result.step
-            _resolve_urls(result, ctx.request)
+            _resolve_urls(result, ctx)
             if self.debug:
                 _lint_strictly(result, source)
             return result.to_xml()
@@ -692,18 +731,31 @@ class KooKoo(_Scaffold):
         return reply.play_text(self.fallback_prompt).hangup().to_xml()
 
 
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase.upper()}"
+    except ValueError:
+        return f"{status} UNKNOWN"
+
+
+_STATUS_LINES = {code: _status_line(code) for code in (200, 400, 404, 405, 414)}
+
+
+def _plain(status: int, message: str) -> tuple[int, str, bytes]:
+    """A plain-text error reply whose body is one sentence."""
+    return status, _TEXT_CONTENT_TYPE, (message + "\n").encode("utf-8")
+
+
 def _is_ping(event: Event) -> bool:
     return isinstance(event, NewCall) and event.is_test_ping
 
 
-def _resolve_urls(response: Response, request: Request) -> None:
+def _resolve_urls(response: Response, request: _RequestContext) -> None:
     # Cheap scan first: building request.base_url costs more than most replies.
-    for node in response.children:
-        nodes = node.children if node.children else (node,)
-        for leaf in nodes:
-            text = leaf.text
-            if leaf.tag in ("gotourl", "playaudio") and text and "://" not in text:
-                leaf._element.text = urljoin(request.base_url, text)
+    for element in response._element.iter("gotourl", "playaudio"):
+        text = element.text
+        if text and "://" not in text:
+            element.text = urljoin(request.request.base_url, text)
 
 
 def _lint_strictly(response: Response, source: str) -> None:

@@ -489,7 +489,9 @@ def parse_event(params: Mapping[str, str]) -> Event:
     >>> parse_event({"event": "Dial", "sid": "7", "status": "answered", "data": "-1"})
     Dial(sid='7', status='answered', recording_url=None, talk_seconds=None, message=None)
     """
-    raw = MappingProxyType({key: params[key] for key in params})
+    # A plain dict (what the app passes) copies in C; a MultiDict needs its first values.
+    copied = dict(params) if type(params) is dict else {key: params[key] for key in params}
+    raw = MappingProxyType(copied)
     event_name = raw.get("event", "").strip()
     cls = _BY_FOLDED_NAME.get(event_name.casefold())
     label = _shorten(event_name) if cls is None else cls.name or "Continue"

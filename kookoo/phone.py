@@ -38,6 +38,15 @@ def normalize_indian_number(raw: str) -> str | None:
     >>> normalize_indian_number("0000") is None
     True
     """
+    # Fast path for the shapes KooKoo actually sends: plain ASCII digits.
+    if raw.isascii() and raw.isdigit():
+        size = len(raw)
+        if size == 10 and raw[0] != "0":
+            return raw
+        if size == 11 and raw[0] == "0" and raw[1] != "0":
+            return raw[1:]
+        if size == 12 and raw.startswith("91") and raw[2] != "0":
+            return raw[2:]
     compact = _SEPARATORS.sub("", raw)
     if compact.startswith("+"):
         # After "+" only a country code can follow; anything but India is not national.

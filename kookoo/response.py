@@ -142,20 +142,23 @@ class Node:
     Two nodes are equal when tag, attributes, text and children are equal.
     """
 
-    __slots__ = ("_element", "children", "sourceline", "spec")
+    __slots__ = ("_element", "spec")
 
-    def __init__(
-        self,
-        element: etree._Element,
-        spec: ElementSpec | None,
-        sourceline: int | None = None,
-    ) -> None:
+    def __init__(self, element: etree._Element, spec: ElementSpec | None) -> None:
+        # The lxml element is the single source of truth; nodes are thin views on it, made
+        # on demand, so building a reply creates no Python object per element.
         self._element = element
         self.spec = spec
-        #: Child nodes, in document order.
-        self.children: list[Node] = []
-        #: Line in the parsed document, or ``None`` for built nodes.
-        self.sourceline = sourceline
+
+    @property
+    def children(self) -> list[Node]:
+        """Child nodes, in document order (fresh views on each access)."""
+        return [_node_for(child) for child in self._element]
+
+    @property
+    def sourceline(self) -> int | None:
+        """Line in the parsed document, or ``None`` for built nodes."""
+        return _line(self._element)
 
     @property
     def tag(self) -> str:
@@ -235,14 +238,8 @@ class Node:
         spec: ElementSpec,
         text: str | None,
         values: tuple[object, ...] = (),
-        cls: type[Node] | None = None,
-    ) -> Node:
+    ) -> etree._Element:
         """Validate and append a child element; ``values`` follow ``spec.attrs`` order."""
-        attrib: dict[str, str] = {}
-        # Builder signatures follow spec.attrs in order (tests/test_schema.py checks it).
-        for attr, value in zip(spec.attrs, values):  # noqa: B905  # hot path
-            if value is not None:
-                attrib[attr.xml] = _encode(spec.tag, attr, value)
         # Check the text before the element exists: a refused value must leave no trace.
         if text is not None:
             if type(text) is not str:
@@ -251,26 +248,37 @@ class Node:
                 )
             if not text and spec.text_required:
                 raise XMLValueError(f"{spec.tag}: {spec.text_keyword} must not be empty")
-        try:
-            element = etree.SubElement(self._element, spec.tag, attrib)
-        except ValueError:
-            for xml_name, value in attrib.items():
-                if _XML_ILLEGAL.search(value):
-                    raise XMLValueError(
-                        _illegal_char_message(f"{spec.tag}: attribute {xml_name}", value)
-                    ) from None
-            raise
-        if text is not None:
+        parent = self._element
+        if values.count(None) == len(values):  # no attributes: the common case, kept cheap
+            element = etree.SubElement(parent, spec.tag)
+        else:
+            attrib: dict[str, str] = {}
+            # Builder signatures follow spec.attrs in order (tests/test_schema.py checks it).
+            for attr, value in zip(spec.attrs, values):  # noqa: B905  # hot path
+                if value is None:
+                    continue
+                if type(value) is str and attr.kind == "str":
+                    attrib[attr.xml] = value  # nothing to check; lxml refuses control chars
+                else:
+                    attrib[attr.xml] = _encode(spec.tag, attr, value)
+            try:
+                element = etree.SubElement(parent, spec.tag, attrib)
+            except ValueError:
+                for xml_name, value in attrib.items():
+                    if _XML_ILLEGAL.search(value):
+                        raise XMLValueError(
+                            _illegal_char_message(f"{spec.tag}: attribute {xml_name}", value)
+                        ) from None
+                raise
+        if text:
             try:
                 element.text = text
             except ValueError:
-                self._element.remove(element)
+                parent.remove(element)
                 raise XMLValueError(
                     _illegal_char_message(f"{spec.tag}: {spec.text_keyword}", text)
                 ) from None
-        node = (cls or Node)(element, spec)
-        self.children.append(node)
-        return node
+        return element
 
 
 class Prompts(Node):
@@ -349,23 +357,28 @@ class Response(Prompts):
     def __init__(self, *, sid: str | None = None, filler: bool | None = None) -> None:
         #: The step that handles the call's next event (see :meth:`next_step`); not XML.
         self.step: str | None = None
-        attrib: dict[str, str] = {}
-        if sid is not None:
-            attrib["sid"] = _encode("response", _SID, sid)
-        if filler is not None:
-            attrib["filler"] = _encode("response", _FILLER, filler)
-        try:
-            element = etree.Element("response", attrib)
-        except ValueError:  # lxml refuses what XML cannot carry; say which field
-            raise XMLValueError(
-                _illegal_char_message("response: attribute sid", sid or "")
-            ) from None
-        super().__init__(element, _RESPONSE)
+        if sid is None and filler is None:
+            element = etree.Element("response")
+        else:
+            attrib: dict[str, str] = {}
+            if sid is not None:
+                attrib["sid"] = _encode("response", _SID, sid)
+            if filler is not None:
+                attrib["filler"] = _encode("response", _FILLER, filler)
+            try:
+                element = etree.Element("response", attrib)
+            except ValueError:  # lxml refuses what XML cannot carry; say which field
+                raise XMLValueError(
+                    _illegal_char_message("response: attribute sid", sid or "")
+                ) from None
+        # Node.__init__, inlined: every reply starts here.
+        self._element = element
+        self.spec = _RESPONSE
 
     @classmethod
-    def _wrap(cls, element: etree._Element, sourceline: int | None) -> Response:
+    def _wrap(cls, element: etree._Element) -> Response:
         node = cls.__new__(cls)
-        Node.__init__(node, element, _RESPONSE, sourceline)
+        Node.__init__(node, element, _RESPONSE)
         node.step = None
         return node
 
@@ -428,9 +441,9 @@ class Response(Prompts):
             terminator: ``"#"`` or ``"*"`` ends input early (``t``).
             timeout_ms: milliseconds to wait for input (``o``; KooKoo's default is 4000).
         """
-        node = self._add(_COLLECT, None, (max_digits, terminator, timeout_ms), CollectDtmf)
-        assert isinstance(node, CollectDtmf)
-        return node
+        return CollectDtmf(
+            self._add(_COLLECT, None, (max_digits, terminator, timeout_ms)), _COLLECT
+        )
 
     def record(
         self,
@@ -679,7 +692,6 @@ class Response(Prompts):
         element = etree.SubElement(self._element, tag, attrib)
         if text:
             element.text = text
-        self.children.append(Node(element, None))
         return self
 
     # -- reading and writing ----------------------------------------------------------------
@@ -799,24 +811,32 @@ def parse_tree(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etr
     return root
 
 
-def _convert(element: etree._Element, into: Node) -> None:
-    """Copy ``element``'s children (known ones under canonical tags) into ``into``."""
-    for child in element:
+def _normalise(element: etree._Element) -> None:
+    """Rewrite a parsed tree in place into the builders' form: canonical tags for known
+    elements, layout whitespace dropped, unknown elements kept as written."""
+    for child in list(element):
         tag = child.tag
         if not isinstance(tag, str):  # processing instructions and the like
+            element.remove(child)
             continue
         spec = schema.lookup(tag)
-        new = etree.SubElement(into._element, spec.tag if spec else tag, _attrib(child))
-        node_cls = CollectDtmf if spec is not None and spec.tag == "collectdtmf" else Node
-        node = node_cls(new, spec, _line(child))
-        into.children.append(node)
+        if spec is not None:
+            child.tag = spec.tag
+        child.tail = None
         text = child.text or ""
         if len(child) or (spec is not None and spec.text == "none"):
             # Indentation around child elements is layout, not content.
             text = text.strip()
-        new.text = text or None
+        child.text = text or None
         if len(child):
-            _convert(child, node)
+            _normalise(child)
+
+
+def _node_for(element: etree._Element) -> Node:
+    spec = schema.BY_TAG.get(str(element.tag))
+    if spec is _COLLECT:
+        return CollectDtmf(element, spec)
+    return Node(element, spec)
 
 
 def parse_response(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Response:
@@ -838,17 +858,19 @@ def parse_response(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) ->
     root = parse_tree(data, max_bytes=max_bytes)
     spec = schema.lookup(str(root.tag))
     if spec is not None and spec.tag == "response":
-        response = Response._wrap(etree.Element("response", _attrib(root)), _line(root))
-        _convert(root, response)
-        return response
+        root.tag = "response"
+        root.tail = None
+        root.text = (root.text or "").strip() or None
+        _normalise(root)
+        return Response._wrap(root)
     if spec is None:
         raise ResponseParseError(
             f"the root element is <{root.tag}>; KooKoo XML starts with <response>",
             _line(root),
             1,
         )
-    response = Response._wrap(etree.Element("response"), None)
-    holder = etree.Element("holder")
-    holder.append(root)
-    _convert(holder, response)
+    wrapper = etree.Element("response")
+    wrapper.append(root)
+    _normalise(wrapper)
+    response = Response._wrap(wrapper)
     return response
