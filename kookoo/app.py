@@ -584,8 +584,14 @@ class KooKoo(_Scaffold):
 
     def _dispatch_with_retries(self, ctx: _RequestContext, event: Event) -> bytes:
         store = self.store if self._tracks_calls and not _is_ping(event) else None
-        for attempt in range(self.conflict_retries + 1):
-            call = self._load_call(store, event) if self._tracks_calls else None
+        # A NewCall starts a call, so the first try skips the read and creates the record.
+        # If one already exists (state saved before the call, or a repeated NewCall), the
+        # create conflicts and the request runs again on the stored call: that extra run
+        # does not count against conflict_retries.
+        fresh = isinstance(event, NewCall)
+        attempt = 0
+        while True:
+            call = self._load_call(None if fresh else store, event) if self._tracks_calls else None
             ctx.call = call
             body = self.dispatch(ctx, event, call)
             if store is None or call is None:
@@ -594,7 +600,11 @@ class KooKoo(_Scaffold):
                 store.save(call)
                 return body
             except ConflictError as exc:
-                if attempt < self.conflict_retries:
+                if fresh:
+                    fresh = False
+                    continue
+                attempt += 1
+                if attempt <= self.conflict_retries:
                     logger.info("sid=%s conflict, retrying: %s", event.sid, exc)
                     continue
                 logger.error("sid=%s gave up after conflicts: %s", event.sid, exc)
@@ -602,7 +612,6 @@ class KooKoo(_Scaffold):
             except Exception:
                 logger.exception("sid=%s could not save the call state", event.sid)
                 return self._fallback(event)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _load_call(self, store: CallStore | None, event: Event) -> Call:
         call = store.load(event.sid) if store is not None else None

@@ -72,6 +72,30 @@ class HistoryEntry:
     at: float
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_MAX_FAST_DEPTH = 32
+_SCALARS = (str, int, bool, type(None))
+
+
+def _is_plain_json(value: Any, depth: int) -> bool:
+    """True when ``value`` is certainly JSON that round-trips; cheap, builds no path strings.
+
+    ``False`` only means "look closer": :func:`_check_json` then decides and explains.
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if depth > _MAX_FAST_DEPTH:  # cycles and very deep data go to the careful walk
+        return False
+    if kind is dict:
+        return all(type(k) is str and _is_plain_json(v, depth + 1) for k, v in value.items())
+    if kind is list or kind is tuple:
+        return all(_is_plain_json(v, depth + 1) for v in value)
+    return False
+
+
 def _check_json(value: Any, path: str, seen: set[int]) -> None:
     """Raise :class:`CallStateError` unless ``value`` survives a JSON round trip unchanged in
     kind (tuples become lists, which is the one conversion allowed)."""
@@ -213,9 +237,12 @@ class Call:
             raise CallStateError("state", type(self.state).__name__, "must be a dict")
         if not isinstance(self.journal, list):
             raise CallStateError("journal", type(self.journal).__name__, "must be a list")
-        seen: set[int] = set()
-        _check_json(self.state, "state", seen)
-        _check_json(self.journal, "journal", seen)
+        if not (_is_plain_json(self.state, 0) and _is_plain_json(self.journal, 0)):
+            # The slow walk names the offending path; it raises unless the value only looked
+            # unusual to the fast check (a str subclass, deep nesting) and is fine after all.
+            seen: set[int] = set()
+            _check_json(self.state, "state", seen)
+            _check_json(self.journal, "journal", seen)
         payload = {
             "format": _FORMAT,
             "sid": self.sid,
@@ -229,7 +256,7 @@ class Call:
             "updated_at": self.updated_at,
             "ended_at": self.ended_at,
         }
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODE(payload)
 
     @classmethod
     def from_json(cls, data: str | bytes, *, version: int) -> Call:

@@ -427,3 +427,26 @@ def test_conflict_is_retried_then_falls_back(caplog: pytest.LogCaptureFixture) -
     with caplog.at_level(logging.ERROR, logger="kookoo"):
         assert get(app, "event=GotDTMF&sid=1&data=2").data == FALLBACK
     assert "gave up after conflicts" in caplog.text
+
+
+def test_new_call_finds_state_saved_before_the_call() -> None:
+    # An outbound call whose context the app stored under the sid before KooKoo rang.
+    store = MemoryStore()
+    seeded = Call(sid="77", state={"order": "A-17"})
+    store.save(seeded)
+    app = KooKoo(store=store, conflict_retries=0)
+    seen: list[Any] = []
+
+    @app.on_new_call
+    def welcome(event: NewCall, call: Call) -> Response:
+        seen.append(call.state.get("order"))
+        return Response().play_text(f"About order {call.state.get('order')}")
+
+    assert get(app, "event=NewCall&sid=77&cid=09876543210").data == xml(
+        "<response><playtext>About order A-17</playtext></response>"
+    )
+    assert seen == [None, "A-17"]  # the fresh try lost the create; the rerun used the record
+    stored = store.load("77")
+    assert stored is not None
+    assert stored.caller == "09876543210"
+    assert stored.state == {"order": "A-17"}

@@ -381,18 +381,32 @@ def test_sqlite_store_cleans_up_lazily_in_bounded_batches(tmp_path: Path) -> Non
 # -- SQLite ------------------------------------------------------------------------------------
 
 
-def test_sqlite_uses_wal_and_an_expiry_index(tmp_path: Path) -> None:
+def test_sqlite_uses_wal_and_one_btree_keyed_by_sid(tmp_path: Path) -> None:
     path = str(tmp_path / "calls.db")
     with SQLiteStore(path) as store:
         store.save(new_call())
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        indexes = conn.execute("PRAGMA index_list(kookoo_calls)").fetchall()
-        columns = [conn.execute(f"PRAGMA index_info({row[1]})").fetchall()[0][2] for row in indexes]
-        assert "expires_at" in columns
+        # WITHOUT ROWID and no expiry index: one B-tree write per request (see sqlite.py).
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'kookoo_calls'").fetchone()
+        assert sql[0].rstrip().endswith("WITHOUT ROWID")
+        assert conn.execute("PRAGMA index_list(kookoo_calls)").fetchall() == [
+            (0, "sqlite_autoindex_kookoo_calls_1", 1, "pk", 0)
+        ]
     finally:
         conn.close()
+
+
+def test_sqlite_expiry_works_without_an_index(tmp_path: Path) -> None:
+    now = [1000.0]
+    with SQLiteStore(tmp_path / "calls.db", ttl_seconds=10, clock=lambda: now[0]) as store:
+        for n in range(3):
+            store.save(Call(f"s{n}"))
+        now[0] += 11
+        store.save(Call("fresh"))
+        assert store.expire() == 3
+        assert store.load("fresh") is not None
 
 
 def test_sqlite_default_path_is_in_the_working_directory(
