@@ -1,4 +1,4 @@
-"""The in-process cases: builders (part 1), one WSGI request (part 2), call state (part 3).
+"""The in-process cases: builders (1), one WSGI request (2), call state (3), flow replay (5).
 
 Each function returns :class:`~benchmarks.runner.Case` objects for one group; the groups are
 timed by :func:`benchmarks.runner.measure_group`.  Request cases call the WSGI app directly (no
@@ -10,7 +10,7 @@ a call record each time, as a real first request does.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +20,8 @@ from werkzeug.test import EnvironBuilder
 from benchmarks import apps
 from benchmarks.procs import ServerError, redis_binary, redis_server
 from benchmarks.runner import Case
+from kookoo import KooKoo
+from kookoo.flow import FlowCall, Step
 from kookoo.stores import MemoryStore, RedisStore, SQLiteStore
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ __all__ = [
     "BadReply",
     "builder_cases",
     "call_wsgi",
+    "flow_cases",
     "missing_comparisons",
     "new_call_environ",
     "request_cases",
@@ -263,3 +266,61 @@ def _redis_unavailable() -> str | None:
     if importlib.util.find_spec("redis") is None:
         return "skipped: the redis package is not installed (pip install 'kookoo[bench]')"
     return None
+
+
+# -- part 5: flow replay -------------------------------------------------------------------------
+
+FLOW_STEPS = 50
+
+
+def make_flow_app(store: MemoryStore) -> KooKoo:
+    """A linear flow of :data:`FLOW_STEPS` questions, then a goodbye."""
+    app = KooKoo("bench-flow", store=store)
+
+    @app.flow(apps.ROUTE)
+    def survey(call: FlowCall) -> Generator[Step, Any, None]:
+        total = 0
+        for i in range(FLOW_STEPS):
+            answer = yield call.ask_digits(f"Question {i}: press a key", max_digits=1)
+            total += int(answer or 0)
+        yield call.hangup(f"Thank you. Your total is {total}.")
+
+    return app
+
+
+def flow_cases() -> list[Case]:
+    """The last request of a 50-step flow: the whole journal is replayed, then the reply built.
+
+    The call is driven once to its last question; before each timed request its stored record
+    is put back as it was, so every timed request replays all 50 steps.  The put-back is a dict
+    assignment in the MemoryStore, a few hundred nanoseconds of the measured time.
+    """
+    store = MemoryStore()
+    app = make_flow_app(store)
+    sid = str(_reserve_sids(1))
+    call_wsgi(app, new_call_environ(sid))
+    template = new_call_environ(sid)
+
+    def answer(environ: WSGIEnvironment) -> bytes:
+        return call_wsgi(app, environ)[1]
+
+    question = dict(template, QUERY_STRING=f"event=GotDTMF&sid={sid}&data=2")
+    for _ in range(FLOW_STEPS - 1):
+        answer(dict(question))
+    snapshot = store._records[sid]
+    body = answer(dict(question))
+    if b"Your total is 100." not in body:
+        raise BadReply(f"the 50-step flow answered {body[:200]!r}")
+
+    def prepare(n: int) -> Callable[[], object]:
+        records = store._records
+        start_response = _start_response
+
+        def run() -> None:
+            for _ in range(n):
+                records[sid] = snapshot
+                b"".join(app(dict(question), start_response))
+
+        return run
+
+    return [Case("flow.last_step", f"kookoo, last request of a {FLOW_STEPS}-step flow", prepare)]

@@ -156,7 +156,7 @@ def test_help_works() -> None:
 
 
 def test_json_always_has_every_target(tmp_path: Path) -> None:
-    # Part 5 alone measures nothing (the flow feature is pending): no timing, a few seconds.
+    # Part 5 alone is the shortest run (one in-process case); speed itself is not asserted.
     out = tmp_path / "out.json"
     result = _run("--quick", "--parts", "5", "--json", str(out), cwd=ROOT)
     assert result.returncode == 0, result.stderr
@@ -172,7 +172,8 @@ def test_json_always_has_every_target(tmp_path: Path) -> None:
     for entry in document["targets"].values():
         assert set(entry) == {"value", "limit", "met"}
         assert isinstance(entry["met"], bool)
-    assert document["targets"]["flow_last_step_ms"]["value"] == "pending"
+    assert isinstance(document["targets"]["flow_last_step_ms"]["value"], float)
+    assert document["targets"]["request_vs_werkzeug"]["value"] == "not run"
 
 
 def test_target_direction() -> None:
