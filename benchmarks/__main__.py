@@ -311,7 +311,7 @@ def _memory(settings: Settings, workdir: Path, results: dict[str, Any], table: T
         sq = rss["sqlite"]
         table.note(
             f"SQLite: {sq['payload_bytes_per_call']:.0f} B of JSON per call, "
-            f"{sq['file_bytes_per_call']:.0f} B of file (table + index) per call"
+            f"{sq['file_bytes_per_call']:.0f} B of file per call"
         )
     if redis_binary() is None:
         out["redis"] = {"skipped": "skipped: redis-server not installed"}
