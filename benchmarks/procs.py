@@ -106,22 +106,29 @@ def gunicorn(
     workers: int,
     workdir: Path,
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    pythonpath: str | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Run ``gunicorn -w workers target`` on a free loopback port; yield (base URL, process).
 
-    ``target`` is imported from the installed ``benchmarks`` package (``benchmarks.apps:...``);
-    the working directory is ``workdir``, so nothing is read from a source checkout.
+    The benchmarks import ``target`` from the installed ``benchmarks`` package
+    (``benchmarks.apps:...``) with ``workdir`` as the working directory, so nothing is read
+    from a source checkout; the project's tests pass ``cwd`` (the checkout) and ``pythonpath``.
+    Gunicorn's log goes to ``workdir/gunicorn-<port>.log``.
     """
     port = free_port()
     log_path = workdir / f"gunicorn-{port}.log"
     cmd = [
         sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-        "--graceful-timeout", "2", "--log-level", "warning", "--backlog", "2048", target,
+        "--graceful-timeout", "2", "--log-level", "warning", "--backlog", "2048",
     ]  # fmt: skip
+    if pythonpath:
+        cmd += ["--pythonpath", pythonpath]
+    cmd.append(target)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             cmd,
-            cwd=workdir,
+            cwd=cwd or workdir,
             env={**os.environ, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

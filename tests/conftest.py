@@ -1,73 +1,16 @@
-"""Shared fixtures: a real redis-server on a free loopback port."""
+"""Shared fixtures: a real redis-server on a free loopback port (started the way the benchmarks
+start theirs, :func:`benchmarks.procs.redis_server`)."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-REDIS_START_TIMEOUT = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _pings(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def _start_redis(binary: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Start redis-server on a free port and wait until it answers PING."""
-    log_path = workdir / "redis.log"
-    # The port is free when chosen but another process could take it before redis binds it;
-    # a couple of attempts makes that race harmless.
-    for _attempt in range(3):
-        port = _free_port()
-        argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir)]
-        argv += ["--save", "", "--appendonly", "no"]  # a throwaway server: no persistence
-        with log_path.open("ab") as log:
-            proc = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=workdir,
-            )
-        deadline = time.monotonic() + REDIS_START_TIMEOUT
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _pings(port):
-                return proc, port
-            time.sleep(0.02)
-        _stop(proc)
-    log_text = log_path.read_text(errors="replace")[-2000:]
-    pytest.fail(f"redis-server did not start (binary {binary}); its log ends:\n{log_text}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+from benchmarks import procs
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +22,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     exercise the Redis store. Set ``REDIS_SERVER`` to use a binary outside ``PATH``.
     Tests sharing the server should use their own key prefix (see ``redis_prefix``).
     """
-    binary = os.environ.get("REDIS_SERVER") or shutil.which("redis-server")
+    binary = procs.redis_binary()
     if binary is None:
         pytest.fail(
             "redis-server is not installed (not on PATH and REDIS_SERVER is not set); "
@@ -87,11 +30,11 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     if not os.access(binary, os.X_OK):
         pytest.fail(f"REDIS_SERVER={binary!r} is not an executable file")
-    proc, port = _start_redis(binary, tmp_path_factory.mktemp("redis"))
     try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        _stop(proc)
+        with procs.redis_server(tmp_path_factory.mktemp("redis")) as url:
+            yield url
+    except procs.ServerError as exc:
+        pytest.fail(f"redis-server did not start (binary {binary}): {exc}")
 
 
 @pytest.fixture

@@ -1,26 +1,26 @@
-"""Start real servers for integration tests: gunicorn on a free loopback port."""
+"""Real servers for integration tests, on loopback: gunicorn serving this checkout's apps.
+
+The process handling (free port, readiness with a deadline, SIGTERM then SIGKILL) is the one the
+benchmarks use, :mod:`benchmarks.procs`; this module only points it at the source checkout.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
+import shutil
 import subprocess
-import sys
-import time
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks import procs
+from benchmarks.procs import free_port, worker_pids
+
+__all__ = ["ROOT", "free_port", "gunicorn", "http_get", "worker_pids"]
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http_get(url: str, timeout: float = 10.0) -> tuple[int, str, bytes]:
@@ -40,52 +40,20 @@ def gunicorn(
     workers: int = 2,
     env: dict[str, str] | None = None,
     pythonpath: str | None = None,
-    timeout: float = 20.0,
     log: Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """Run ``gunicorn -w N target`` on a free loopback port; yield (base URL, process).
-
-    Its stderr (gunicorn's and the app's log) goes to ``log`` when given.
-    """
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-        "--graceful-timeout", "2", "--log-level", "warning",
-    ]  # fmt: skip
-    if pythonpath:
-        cmd += ["--pythonpath", pythonpath]
-    cmd.append(target)
-    log_file = open(log, "wb") if log else None  # noqa: SIM115  # closed in finally
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=log_file or subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"gunicorn exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start in time") from None
-                time.sleep(0.05)
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if log_file:
-            log_file.close()
+    """Serve ``target`` (importable from the checkout) with ``gunicorn -w workers``; yield
+    (base URL, process).  Gunicorn's log (and the app's) is copied to ``log`` when given."""
+    with tempfile.TemporaryDirectory(prefix="kookoo-test-") as tmp:
+        workdir = Path(tmp)
+        try:
+            with procs.gunicorn(
+                target, workers=workers, workdir=workdir, env=env, cwd=ROOT, pythonpath=pythonpath
+            ) as served:
+                yield served
+        finally:
+            if log is not None:
+                with log.open("wb") as out:
+                    for path in sorted(workdir.glob("gunicorn-*.log")):
+                        with path.open("rb") as part:
+                            shutil.copyfileobj(part, out)

@@ -10,17 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from servers import gunicorn, http_get
+from servers import gunicorn, http_get, worker_pids
 
 pytestmark = pytest.mark.gunicorn
 
 CALLS = 50
-
-
-def worker_pids(master: int) -> list[int]:
-    """The gunicorn master's child processes, from /proc."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [int(pid) for pid in children]
 
 
 def test_50_concurrent_calls_keep_their_own_state_through_a_killed_worker(tmp_path: Path) -> None:
