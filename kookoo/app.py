@@ -459,6 +459,18 @@ class KooKoo(_Scaffold):
         self._check_setup("store")
         self._store = store
 
+    @property
+    def store_if_created(self) -> CallStore | None:
+        """The store given to the app or already created; unlike :attr:`store`, reading it
+        never creates the default SQLite store (and its file)."""
+        return self._store if isinstance(self._store, CallStore) else None
+
+    @property
+    def uses_default_store(self) -> bool:
+        """True while the app will create the default SQLite store on first use (it was given
+        neither a store nor ``store=False``)."""
+        return self._store is None
+
     def routes(self) -> list[tuple[str, str, str | None, str]]:
         """The handler table as ``(route, event name, step, handler name)`` rows, sorted."""
         rows = [(h.route, h.event_type.__name__, h.step, h.name) for h in self._handlers]

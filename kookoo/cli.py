@@ -493,7 +493,7 @@ def _simulator(target: str) -> Simulator:
     app = _load_target(target)
     from kookoo.app import KooKoo
 
-    if isinstance(app, KooKoo) and getattr(app, "_store", False) is None:
+    if isinstance(app, KooKoo) and app.uses_default_store:
         # The app would create its default SQLite file; a simulated call leaves no file.
         with contextlib.suppress(RuntimeError):  # an app that already served keeps its own
             app.store = MemoryStore()

@@ -365,10 +365,9 @@ class Simulator:
             return self._store
         from kookoo.app import KooKoo
 
-        if isinstance(self.app, KooKoo) and getattr(self.app, "_store", None) is not None:
-            # Only a store the app has already made: asking `app.store` would create the
-            # default SQLite file for an app that keeps no state.
-            return self.app.store
+        if isinstance(self.app, KooKoo):
+            # Only a store the app already has: `app.store` would create the default file.
+            return self.app.store_if_created
         return None
 
     def new_sid(self) -> str:

@@ -450,3 +450,20 @@ def test_new_call_finds_state_saved_before_the_call() -> None:
     assert stored is not None
     assert stored.caller == "09876543210"
     assert stored.state == {"order": "A-17"}
+
+
+def test_store_properties_do_not_create_the_default_store(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KOOKOO_DB", raising=False)
+    app = KooKoo()
+    assert app.uses_default_store
+    assert app.store_if_created is None
+    assert list(tmp_path.iterdir()) == []  # reading them made no SQLite file
+    memory = MemoryStore()
+    app.store = memory
+    assert not app.uses_default_store
+    assert app.store_if_created is memory
+    assert KooKoo(store=False).store_if_created is None
+    assert not KooKoo(store=False).uses_default_store
