@@ -89,7 +89,7 @@ def kookoo_app(pytestconfig: pytest.Config) -> Any:
             '(or its URL), or set kookoo_app = "module:app" in the pytest configuration',
             pytrace=False,
         )
-    from kookoo.testing import load_app
+    from kookoo.loading import load_app
 
     try:
         return load_app(spec)

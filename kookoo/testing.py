@@ -43,24 +43,16 @@ Decisions on points KooKoo does not document (``protocol.md`` §8), so tests kno
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import ipaddress
-import logging
 import random
-import sys
-import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.cookiejar import CookieJar
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from kookoo.loading import load_app
 from kookoo.phone import normalize_indian_number
 from kookoo.response import Node, Response, ResponseParseError, parse_response
+from kookoo.transport import HTTPTransport, Transport, TransportError, WSGITransport
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -213,90 +205,6 @@ class Turn:
         }
 
 
-# -- transports --------------------------------------------------------------------------------
-
-
-class _Transport(Protocol):
-    def get(self, url: str) -> tuple[int, bytes, list[str]]: ...
-
-
-class _ErrorCollector(logging.Handler):
-    """Collects the ERROR records the app logs on this thread while it answers a request."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.thread = threading.get_ident()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread != self.thread:
-            return
-        message = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            message += f": {type(exc).__name__}: {exc}"
-        self.messages.append(message)
-
-
-class _WSGITransport:
-    """Requests through Werkzeug's test client (cookies kept for the call, like KooKoo's)."""
-
-    def __init__(self, app: WSGIApplication) -> None:
-        from werkzeug.test import Client
-
-        self.client = Client(app)
-
-    def get(self, url: str) -> tuple[int, bytes, list[str]]:
-        collector = _ErrorCollector()
-        logger = logging.getLogger("kookoo")
-        logger.addHandler(collector)
-        try:
-            response = self.client.get(url)
-            try:
-                return response.status_code, response.get_data(), collector.messages
-            finally:
-                response.close()
-        finally:
-            logger.removeHandler(collector)
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class _HTTPTransport:
-    """Real HTTP GETs with ``urllib`` (cookies kept for the call; no proxy for loopback)."""
-
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
-        self.cookies = CookieJar()
-
-    def get(self, url: str) -> tuple[int, bytes, list[str]]:
-        handlers: list[urllib.request.BaseHandler] = [
-            urllib.request.HTTPCookieProcessor(self.cookies)
-        ]
-        if _is_loopback(urlsplit(url).hostname):
-            handlers.append(urllib.request.ProxyHandler({}))
-        opener = urllib.request.build_opener(*handlers)
-        request = urllib.request.Request(url, headers={"User-Agent": "kookoo-simulator"})
-        try:
-            with opener.open(request, timeout=self.timeout) as reply:
-                return reply.status, reply.read(), []
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, exc.read(), []
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise SimulatorError(f"could not reach the app at {url}: {reason}") from exc
-
-
 # -- the simulator -----------------------------------------------------------------------------
 
 
@@ -374,10 +282,10 @@ class Simulator:
         """A sid as KooKoo makes them: a 16-digit number."""
         return str(self._random.randrange(10**15, 10**16))
 
-    def _transport(self) -> _Transport:
+    def _transport(self) -> Transport:
         if self.app is not None:
-            return _WSGITransport(self.app)
-        return _HTTPTransport(self.timeout)
+            return WSGITransport(self.app)
+        return HTTPTransport(self.timeout)
 
     def call(
         self,
@@ -750,7 +658,10 @@ class SimulatedCall:
         url = base + ("&" if "?" in base else "?") + urlencode(params)
         turn = Turn(url=url, params=params)
         self.turns.append(turn)
-        turn.status, turn.body, turn.app_errors = self._transport.get(url)
+        try:
+            turn.status, turn.body, turn.app_errors = self._transport.get(url)
+        except TransportError as exc:
+            raise SimulatorError(str(exc)) from exc
         self.elapsed_seconds += 1
         if turn.status != 200:
             self.ended_by = "error"
@@ -861,87 +772,3 @@ def _findings_text(findings: Iterable[Finding]) -> str:
     return "".join(
         f"\n  line {f.line if f.line is not None else '?'}: {f.code} {f.message}" for f in findings
     )
-
-
-# -- loading apps ------------------------------------------------------------------------------
-
-
-def load_app(spec: str) -> Callable[..., Any]:
-    """Import a WSGI app from ``module:attr``, ``path/to/file.py`` or ``path/to/file.py:attr``
-    (``attr`` defaults to ``app``; it may be dotted).  The current directory is importable, as
-    with gunicorn.
-
-    Raises:
-        ValueError: the spec is malformed, the module or file cannot be imported, or the
-            attribute is missing or not callable.
-
-    >>> load_app("examples.menu:app").name
-    'menu'
-    """
-    module_part, sep, attr = spec.partition(":")
-    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
-        module = _import_file(Path(module_part))
-    else:
-        if not module_part or not all(p.isidentifier() for p in module_part.split(".")):
-            raise ValueError(f"{spec!r} is not module:app, path/to/file.py[:app] or a URL")
-        if "" not in sys.path and str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))
-        try:
-            module = importlib.import_module(module_part)
-        except ImportError as exc:
-            raise ValueError(f"cannot import {module_part!r}: {exc}") from exc
-    attr = attr if sep else "app"
-    obj: Any = module
-    for name in attr.split("."):
-        try:
-            obj = getattr(obj, name)
-        except AttributeError:
-            raise ValueError(f"{module_part!r} has no attribute {attr!r}") from None
-    if not callable(obj):
-        raise ValueError(f"{spec!r} is {type(obj).__name__}, not a WSGI app")
-    result: Callable[..., Any] = obj
-    return result
-
-
-def _import_file(path: Path) -> Any:
-    if not path.is_file():
-        raise ValueError(f"no such file: {path}")
-    path = path.resolve()
-    # Imports inside the file resolve like `python path/to/file.py`: from its directory first.
-    # A file inside a package (examples/menu.py) is imported as its dotted module when its
-    # package root is importable, so the module is not loaded twice under two names.
-    name = _module_name(path)
-    if name is not None:
-        return importlib.import_module(name)
-    if str(path.parent) not in sys.path:
-        sys.path.insert(0, str(path.parent))
-    name = f"_kookoo_target_{path.stem}"
-    loaded = sys.modules.get(name)
-    if loaded is not None and getattr(loaded, "__file__", None) == str(path):
-        return loaded
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ValueError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception:
-        del sys.modules[name]
-        raise
-    return module
-
-
-def _module_name(path: Path) -> str | None:
-    """``examples.menu`` for ``<root>/examples/menu.py`` when ``examples`` is a package;
-    ``<root>`` is put on ``sys.path``."""
-    parts = [path.stem]
-    parent = path.parent
-    while (parent / "__init__.py").is_file():
-        parts.insert(0, parent.name)
-        parent = parent.parent
-    if len(parts) == 1:
-        return None
-    if str(parent) not in sys.path:
-        sys.path.insert(0, str(parent))
-    return ".".join(parts)
