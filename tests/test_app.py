@@ -467,3 +467,35 @@ def test_store_properties_do_not_create_the_default_store(
     assert app.store_if_created is memory
     assert KooKoo(store=False).store_if_created is None
     assert not KooKoo(store=False).uses_default_store
+
+
+def test_debug_mode_lints_replies_strictly(caplog: pytest.LogCaptureFixture) -> None:
+    app = KooKoo(store=False, debug=True, fallback_prompt="Sorry.")
+
+    @app.on_new_call
+    def dial_and_hang_up(event: NewCall) -> Response:
+        return Response(sid=event.sid).dial("08041169706").hangup()  # KK102 error, KK104 error
+
+    @app.on_dtmf
+    def prompt_after_menu(event: GotDTMF) -> Response:
+        reply = Response(sid=event.sid)
+        reply.collect_dtmf(max_digits=1).play_text("Press 1")
+        return reply.play_text("Never heard")  # KK101: only a warning, still fails in debug
+
+    @app.on_record
+    def clean(event: Record) -> Response:
+        return Response(sid=event.sid).play_text("Saved").hangup()
+
+    fallback = xml('<response sid="1"><playtext>Sorry.</playtext><hangup/></response>')
+    with caplog.at_level(logging.ERROR, logger="kookoo"):
+        assert get(app, "event=NewCall&sid=1").data == fallback
+        assert get(app, "event=GotDTMF&sid=1&data=1").data == fallback
+    assert "returned XML that fails lint (debug mode): KK102 error" in caplog.text
+    assert "KK101 warning" in caplog.text
+    assert get(app, "event=Record&sid=1&data=http://r/x.wav").data == xml(
+        '<response sid="1"><playtext>Saved</playtext><hangup/></response>'
+    )
+    # Without debug the same replies go out as written.
+    relaxed = KooKoo(store=False)
+    relaxed.on_new_call(dial_and_hang_up)
+    assert b"<dial>08041169706</dial><hangup/>" in get(relaxed, "event=NewCall&sid=1").data
