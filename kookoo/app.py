@@ -748,7 +748,11 @@ class KooKoo(_Scaffold):
     def _fallback(self, event: Event) -> bytes:
         if isinstance(event, _ENDING_EVENTS):
             return b""
-        reply = Response(sid=event.sid) if event.sid else Response()
+        # The last line of defence: it must not fail, whatever the sid holds.
+        try:
+            reply = Response(sid=event.sid) if event.sid else Response()
+        except ValueError:
+            reply = Response()
         return reply.play_text(self.fallback_prompt).hangup().to_xml()
 
 

@@ -500,6 +500,13 @@ def parse_event(params: Mapping[str, str]) -> Event:
         raise EventParseError(
             f"{label} request is missing the required 'sid' parameter", parameter="sid"
         )
+    if not sid.isprintable():
+        # The sid is echoed into replies and used as a storage key; KooKoo's are digits.
+        raise EventParseError(
+            f"{label} request has a 'sid' with control characters ({_shorten(sid)!r}); "
+            "KooKoo's call ids are printable (digits)",
+            parameter="sid",
+        )
     request = _Request(label, sid, raw)
     if cls is None:
         return UnknownEvent(sid=sid, params=raw, name=event_name)

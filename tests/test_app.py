@@ -499,3 +499,16 @@ def test_debug_mode_lints_replies_strictly(caplog: pytest.LogCaptureFixture) -> 
     relaxed = KooKoo(store=False)
     relaxed.on_new_call(dial_and_hang_up)
     assert b"<dial>08041169706</dial><hangup/>" in get(relaxed, "event=NewCall&sid=1").data
+
+
+def test_a_sid_that_cannot_go_into_xml_is_a_400_not_a_crash(app: KooKoo) -> None:
+    @app.on_new_call
+    def welcome(event: NewCall) -> Response:
+        return Response(sid=event.sid).play_text("hi")
+
+    resp = get(app, "event=NewCall&sid=%01abc")
+    assert resp.status_code == 400
+    assert resp.data == (
+        b"NewCall request has a 'sid' with control characters ('\\x01abc'); "
+        b"KooKoo's call ids are printable (digits)\n"
+    )

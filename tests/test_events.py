@@ -729,3 +729,9 @@ def test_parse_event_only_raises_event_parse_error(params: dict[str, str]) -> No
     assert event.params == params
     hash(event)
     repr(event)
+
+
+def test_a_sid_with_control_characters_is_refused() -> None:
+    with pytest.raises(EventParseError, match="has a 'sid' with control characters") as err:
+        parse_event({"event": "NewCall", "sid": "\x01abc"})
+    assert err.value.parameter == "sid"
