@@ -48,7 +48,7 @@ from kookoo.events import (
     UnknownEvent,
     parse_event,
 )
-from kookoo.response import Response, ResponseParseError, parse_response
+from kookoo.response import CollectDtmf, Response, ResponseParseError, parse_response
 from kookoo.stores.base import CallStore, ConflictError
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 E = TypeVar("E", bound=Event)
 
 #: What a handler may return: a builder, KooKoo XML as str/bytes, or None (Hangup/Disconnect).
-HandlerResult = Response | str | bytes | None
+HandlerResult = Response | CollectDtmf | str | bytes | None
 
 _ENDING_EVENTS = (Hangup, Disconnect)
 _XML_CONTENT_TYPE = "text/xml; charset=utf-8"
@@ -338,6 +338,7 @@ class _RequestContext:
         "call",
         "environ",
         "event",
+        "failed",
         "handler",
         "path_args",
         "request_class",
@@ -352,6 +353,7 @@ class _RequestContext:
         self.route = "-"
         self.handler: _Handler | None = None
         self.call: Call | None = None
+        self.failed = False
         self.path_args: dict[str, Any] = {}
 
     @property
@@ -415,6 +417,10 @@ class KooKoo(_Scaffold):
         self.max_params = max_params
         self.conflict_retries = conflict_retries
         self._serving = False
+        # route -> error handlers of the HandlerGroup mounted there (see mount()).
+        self._route_error_handlers: dict[
+            str, dict[type[BaseException], tuple[Callable[..., Any], bool]]
+        ] = {}
         self._table: dict[tuple[str, type[Event], str | None], _Handler] = {}
         self._static_routes: set[str] = set()
         self._url_map = Map(strict_slashes=False)
@@ -438,8 +444,9 @@ class KooKoo(_Scaffold):
         for h in group._handlers:
             route = prefix + h.route if h.route != "/" else prefix or "/"
             self.add_handler(h.event_type, h.func, route=route, step=h.step)
-        for exc_type, entry in group._error_handlers.items():
-            self._error_handlers.setdefault(exc_type, entry)
+            if group._error_handlers:
+                # The group's error handlers answer for its own routes only.
+                self._route_error_handlers.setdefault(route, {}).update(group._error_handlers)
 
     @property
     def store(self) -> CallStore | None:
@@ -485,8 +492,9 @@ class KooKoo(_Scaffold):
             [Rule(r, endpoint=r) for r in sorted(routes - self._static_routes)],
             strict_slashes=False,
         )
+        error_tables = (self._error_handlers, *self._route_error_handlers.values())
         self._tracks_calls = any(h.wants_call or h.step is not None for h in self._handlers) or any(
-            wants_call for _, wants_call in self._error_handlers.values()
+            wants_call for table in error_tables for _, wants_call in table.values()
         )
         if self._tracks_calls and self._store is False:
             names = ", ".join(h.name for h in self._handlers if h.wants_call or h.step)
@@ -532,7 +540,10 @@ class KooKoo(_Scaffold):
         """Check the request, parse the event, route it; return (status, content type, body)."""
         environ = ctx.environ
         method = environ.get("REQUEST_METHOD", "GET")
-        if method not in ("GET", "POST", "HEAD"):
+        if method == "HEAD":
+            # Monitoring probes, not KooKoo: answer without running handlers or saving state.
+            return 200, _XML_CONTENT_TYPE, b""
+        if method not in ("GET", "POST"):
             return _plain(405, f"KooKoo requests are GET (or POST), not {method}.")
         query: str = environ.get("QUERY_STRING", "")
         if len(query) > self.max_query_bytes:
@@ -547,11 +558,15 @@ class KooKoo(_Scaffold):
         if route is None:
             return _plain(404, f"No KooKoo app answers at {path}.")
         ctx.route = route
-        # Bound the work before parsing: a cheap count of separators.
-        if query.count("&") >= self.max_params:
-            return self._too_many(parse_qsl(query, keep_blank_values=True))
+        if not query.isascii():
+            # Raw (not percent-encoded) UTF-8 reaches WSGI as latin-1, like PATH_INFO.
+            query = query.encode("latin-1").decode("utf-8", "replace")
+        # max_query_bytes already bounds this work.
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if len(pairs) > self.max_params:
+            return self._too_many(pairs)
         params: dict[str, str] = {}
-        for key, value in parse_qsl(query, keep_blank_values=True):
+        for key, value in pairs:
             params.setdefault(key, value)  # the first value wins, as in Werkzeug's MultiDict
         if method == "POST":
             request = ctx.request
@@ -603,10 +618,18 @@ class KooKoo(_Scaffold):
         fresh = isinstance(event, NewCall)
         attempt = 0
         while True:
-            call = self._load_call(None if fresh else store, event) if self._tracks_calls else None
+            try:
+                call = (
+                    self._load_call(None if fresh else store, event) if self._tracks_calls else None
+                )
+            except Exception:
+                logger.exception("sid=%s could not load the call state", event.sid)
+                return self._fallback(event)
             ctx.call = call
+            ctx.failed = False
             body = self.dispatch(ctx, event, call)
-            if store is None or call is None:
+            if store is None or call is None or ctx.failed:
+                # A request whose handler failed changes nothing in the stored call.
                 return body
             try:
                 store.save(call)
@@ -628,7 +651,7 @@ class KooKoo(_Scaffold):
     def _load_call(self, store: CallStore | None, event: Event) -> Call:
         call = store.load(event.sid) if store is not None else None
         if call is None:
-            call = Call(sid=event.sid or "test-ping")
+            call = Call(sid=event.sid)  # "" only for the portal's test ping, never saved
         if isinstance(event, NewCall | NewSms):
             call.caller = event.params.get("cid") or call.caller
             call.called_number = event.params.get("called_number") or call.called_number
@@ -688,13 +711,18 @@ class KooKoo(_Scaffold):
     ) -> bytes:
         """Turn what a handler returned into the XML body.
 
-        A :class:`Response` is serialised (its :meth:`~Response.next_step` recorded on the
-        call, relative ``gotourl``/``playaudio`` URLs resolved against the request URL); a
-        ``str``/``bytes`` must be valid KooKoo XML and is sent as it is; ``None`` is only
-        allowed for Hangup and Disconnect.
+        A :class:`Response` is serialised: its :meth:`~Response.next_step` is recorded on the
+        call and relative ``gotourl``/``playaudio`` URLs are resolved against the request URL.
+        A :class:`CollectDtmf` (what chaining on ``collect_dtmf()`` returns) sends the reply it
+        belongs to.  A ``str``/``bytes`` must be valid KooKoo XML and is sent as it is;
+        ``None`` is only allowed for Hangup and Disconnect.
         """
+        if isinstance(result, CollectDtmf):
+            # `return Response().collect_dtmf(...).play_text(...)` chains to the menu: send
+            # the whole reply it belongs to.
+            result = Response._wrap(result._element.getroottree().getroot())
         if isinstance(result, Response):
-            if result.step is not None and call is not None:
+            if result.step_given and call is not None:
                 call.step = result.step
             _resolve_urls(result, ctx)
             if self.debug:
@@ -723,8 +751,9 @@ class KooKoo(_Scaffold):
     def _handle_exception(
         self, exc: Exception, event: Event, call: Call | None, ctx: _RequestContext
     ) -> bytes:
+        scoped = self._route_error_handlers.get(ctx.route)
         for cls in type(exc).__mro__:
-            entry = self._error_handlers.get(cls)
+            entry = (scoped.get(cls) if scoped else None) or self._error_handlers.get(cls)
             if entry is None:
                 continue
             func, wants_call = entry
@@ -741,8 +770,7 @@ class KooKoo(_Scaffold):
             ctx.route,
             exc_info=exc,
         )
-        if call is not None:
-            call.step = None
+        ctx.failed = True
         return self._fallback(event)
 
     def _fallback(self, event: Event) -> bytes:

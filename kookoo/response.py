@@ -352,11 +352,13 @@ class Response(Prompts):
     <response sid="42"><playtext>Hello</playtext><hangup/></response>
     """
 
-    __slots__ = ("step",)
+    __slots__ = ("step", "step_given")
 
     def __init__(self, *, sid: str | None = None, filler: bool | None = None) -> None:
         #: The step that handles the call's next event (see :meth:`next_step`); not XML.
         self.step: str | None = None
+        #: Whether :meth:`next_step` was called (``next_step(None)`` clears the call's step).
+        self.step_given = False
         if sid is None and filler is None:
             element = etree.Element("response")
         else:
@@ -380,6 +382,7 @@ class Response(Prompts):
         node = cls.__new__(cls)
         Node.__init__(node, element, _RESPONSE)
         node.step = None
+        node.step_given = False
         return node
 
     def next_step(self, step: str | None) -> Self:
@@ -393,6 +396,7 @@ class Response(Prompts):
         'department'
         """
         self.step = step
+        self.step_given = True
         return self
 
     def say_as(

@@ -512,3 +512,124 @@ def test_a_sid_that_cannot_go_into_xml_is_a_400_not_a_crash(app: KooKoo) -> None
         b"NewCall request has a 'sid' with control characters ('\\x01abc'); "
         b"KooKoo's call ids are printable (digits)\n"
     )
+
+
+class BrokenStore(MemoryStore):
+    def load(self, sid: str) -> Call | None:
+        raise OSError("disk is gone")
+
+
+def test_a_store_that_fails_to_load_gives_the_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    app = KooKoo(store=BrokenStore())
+
+    @app.on_dtmf
+    def digits(event: GotDTMF, call: Call) -> Response:
+        return Response().play_text("never")
+
+    with caplog.at_level(logging.ERROR, logger="kookoo"):
+        assert get(app, "event=GotDTMF&sid=1&data=1").data == FALLBACK
+    assert "sid=1 could not load the call state" in caplog.text
+
+
+def test_a_failed_handler_changes_nothing_in_the_stored_call(app: KooKoo) -> None:
+    @app.on_new_call
+    def welcome(event: NewCall, call: Call) -> Response:
+        call.state["balance"] = 500
+        return Response().play_text("hi").next_step("pay")
+
+    @app.on_dtmf(step="pay")
+    def pay(event: GotDTMF, call: Call) -> Response:
+        call.state["balance"] -= 100
+        raise RuntimeError("payment gateway down")
+
+    get(app, "event=NewCall&sid=1")
+    assert get(app, "event=GotDTMF&sid=1&data=1").data == FALLBACK
+    stored = app.store.load("1") if app.store else None
+    assert stored is not None
+    assert stored.state == {"balance": 500}
+    assert stored.step == "pay"
+    assert [h.event for h in stored.history] == ["NewCall"]
+
+
+def test_next_step_none_clears_the_step(app: KooKoo) -> None:
+    @app.on_new_call
+    def welcome(event: NewCall) -> Response:
+        return Response().play_text("menu").next_step("menu")
+
+    @app.on_dtmf(step="menu")
+    def leave(event: GotDTMF) -> Response:
+        return Response().play_text("left the menu").next_step(None)
+
+    @app.on_dtmf
+    def default(event: GotDTMF) -> Response:
+        return Response().play_text("default handler")
+
+    get(app, "event=NewCall&sid=1")
+    assert b"left the menu" in get(app, "event=GotDTMF&sid=1&data=1").data
+    assert b"default handler" in get(app, "event=GotDTMF&sid=1&data=1").data
+
+
+def test_chaining_on_collect_dtmf_sends_the_whole_reply(app: KooKoo) -> None:
+    @app.on_new_call
+    def welcome(event: NewCall) -> Any:
+        return Response(sid=event.sid).play_text("Hi").collect_dtmf(max_digits=1).play_text("1?")
+
+    assert get(app, "event=NewCall&sid=4").data == xml(
+        '<response sid="4"><playtext>Hi</playtext><collectdtmf l="1"><playtext>1?</playtext>'
+        "</collectdtmf></response>"
+    )
+
+
+def test_raw_utf8_in_the_query_string_is_decoded(app: KooKoo) -> None:
+    @app.on_recognize
+    def heard(event: Any) -> Response:
+        return Response().play_text(f"you said {event.text}")
+
+    environ = {"QUERY_STRING": "event=Recognize&sid=1&data=राम".encode().decode("latin-1")}
+    resp = Client(app).get("/", environ_overrides=environ)
+    assert resp.data == xml("<response><playtext>you said राम</playtext></response>")
+
+
+def test_empty_query_fields_do_not_count_as_parameters() -> None:
+    app = KooKoo(store=False, max_params=3)
+
+    @app.on_new_call
+    def welcome(event: NewCall) -> Response:
+        return Response().play_text("ok")
+
+    assert get(app, "event=NewCall&sid=1" + "&" * 40).status_code == 200
+
+
+def test_head_is_answered_without_running_handlers(app: KooKoo) -> None:
+    ran: list[str] = []
+
+    @app.on_new_call
+    def welcome(event: NewCall, call: Call) -> Response:
+        ran.append(event.sid)
+        return Response().play_text("ok")
+
+    resp = Client(app).head("/?event=NewCall&sid=1")
+    assert (resp.status_code, resp.data, ran) == (200, b"", [])
+    assert isinstance(app.store, MemoryStore)
+    assert len(app.store) == 0
+
+
+def test_a_mounted_groups_error_handlers_answer_only_for_its_routes(app: KooKoo) -> None:
+    survey = HandlerGroup()
+
+    @survey.on_dtmf
+    def question(event: GotDTMF) -> Response:
+        raise KeyError(event.digits)
+
+    @survey.errorhandler(KeyError)
+    def no_such_question(error: Exception, event: GotDTMF) -> Response:
+        return Response().play_text("Survey: no such question").hangup()
+
+    @app.on_dtmf(route="/billing")
+    def billing(event: GotDTMF) -> Response:
+        raise KeyError(event.digits)
+
+    app.mount(survey, prefix="/survey")
+    client = Client(app)
+    assert b"Survey: no such question" in client.get("/survey?event=GotDTMF&sid=1&data=1").data
+    assert client.get("/billing?event=GotDTMF&sid=1&data=1").data == FALLBACK
