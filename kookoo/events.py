@@ -53,7 +53,9 @@ __all__ = [
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 """India Standard Time; a fixed offset is exact (India has no daylight saving), no tzdata needed."""
 
-_SECONDS = re.compile(r"[0-9]+", re.ASCII)
+# At most 12 digits (over 30,000 years): longer values are nonsense, and int() refuses
+# strings over 4,300 digits with an error of its own.
+_SECONDS = re.compile(r"[0-9]{1,12}", re.ASCII)
 # Longest value echoed back in an error message; the message becomes an HTTP body.
 _MAX_ECHO = 60
 

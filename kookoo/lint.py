@@ -450,9 +450,12 @@ class _Linter:
                     node,
                 )
                 return
-            number = int(value)
-            if (attr.minimum is not None and number < attr.minimum) or (
-                attr.maximum is not None and number > attr.maximum
+            # int() refuses over 4,300 digits; anything past 18 is out of range anyway.
+            number = int(value) if len(value) <= 19 else None
+            if (
+                number is None
+                or (attr.minimum is not None and number < attr.minimum)
+                or (attr.maximum is not None and number > attr.maximum)
             ):
                 self.add(
                     "KK109",

@@ -735,3 +735,8 @@ def test_a_sid_with_control_characters_is_refused() -> None:
     with pytest.raises(EventParseError, match="has a 'sid' with control characters") as err:
         parse_event({"event": "NewCall", "sid": "\x01abc"})
     assert err.value.parameter == "sid"
+
+
+def test_an_absurdly_long_duration_is_a_clear_error() -> None:
+    with pytest.raises(EventParseError, match="'total_call_duration' must be a whole number"):
+        parse_event({"event": "Hangup", "sid": "1", "total_call_duration": "0" * 5000})

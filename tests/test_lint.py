@@ -587,3 +587,9 @@ def test_lines_are_those_of_the_input(prefix: bytes) -> None:
     assert codes(doc) == [("KK112", lines + 2)]
     assert codes(doc.decode()) == [("KK112", lines + 2)]
     assert codes(prefix + b"<response>\n<x></response>") == [("KK001", lines + 2)]
+
+
+def test_a_number_too_long_for_int_is_out_of_range_not_a_crash() -> None:
+    findings = lint(f'<response><collectdtmf l="{"1" * 5000}"/></response>'.encode())
+    assert [(f.code, f.severity) for f in findings] == [("KK109", "error")]
+    assert "is out of range" in findings[0].message
