@@ -261,9 +261,15 @@ class _Linter:
         assert response.spec is not None
         self.check_element(response, response.spec)
         first: Node | None = None  # the first event-producing top-level tag
-        for index, child in enumerate(response.children):
+        hangup: Node | None = None  # the first <hangup> and <dial> so far
+        dial: Node | None = None
+        for child in response.children:  # one pass: a reply may hold thousands of tags
+            if hangup is None and child.tag == "hangup":
+                hangup = child
+            if dial is None and child.tag == "dial":
+                dial = child
             if first is not None:
-                self.check_order(response.children[: index + 1], first)
+                self.check_order(child, first, hangup, dial)
             elif child.event is not None:
                 first = child
             self.check_node(child, response.spec)
@@ -273,13 +279,11 @@ class _Linter:
 
     # -- order of the top-level tags ---------------------------------------------------------
 
-    def check_order(self, so_far: list[Node], first: Node) -> None:
-        """Check the last node of ``so_far`` against ``first``, the reply's event tag."""
-        child = so_far[-1]
+    def check_order(self, child: Node, first: Node, hangup: Node | None, dial: Node | None) -> None:
+        """Check ``child`` against ``first``, the reply's event tag; ``hangup`` and ``dial``
+        are the first of each up to and including ``child``."""
         assert first.event is not None
         # Reported once, at whichever of the two comes second.
-        hangup = next((c for c in so_far if c.tag == "hangup"), None)
-        dial = next((c for c in so_far if c.tag == "dial"), None)
         if hangup is not None and dial is not None and (child is hangup or child is dial):
             self.add(
                 "KK102",
