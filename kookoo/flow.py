@@ -123,11 +123,13 @@ class Step:
     step's result in the answers handed to the ``on_hangup`` hook.
     """
 
-    __slots__ = ("expects", "name", "ops")
+    __slots__ = ("expects", "jumps", "name", "ops")
 
     def __init__(self, name: str | None = None) -> None:
         self.ops: list[tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]] = []
         self.expects: type[Event] = Continue
+        #: True for a :meth:`goto` step: the flow ends and the next request starts afresh.
+        self.jumps = False
         self.name = name
 
     def _op(self, method: str, *args: Any, **kwargs: Any) -> Step:
@@ -166,7 +168,8 @@ class Step:
     def goto(self, url: str) -> Step:
         """Send KooKoo's next request to ``url``; the flow ends here."""
         self._op("goto_url", url)
-        self.expects = Hangup  # nothing comes back to this flow
+        self.expects = Hangup  # nothing comes back to this step
+        self.jumps = True
         return self
 
     def _ends_with(self, method: str, expects: type[Event], *args: Any, **kwargs: Any) -> Step:
@@ -185,7 +188,8 @@ class Step:
             (args[0] for _, args, _ in self._flat_ops() if args and isinstance(args[0], str)), ""
         )
         text = text if len(text) <= 40 else text[:40] + "..."
-        return f"{self.expects.__name__} step {text!r}"
+        kind = "goto" if self.jumps else self.expects.__name__
+        return f"{kind} step {text!r}"
 
     def _flat_ops(self) -> list[tuple[str, tuple[Any, ...], Any]]:
         flat: list[tuple[str, tuple[Any, ...], Any]] = []
@@ -350,7 +354,7 @@ class FlowCall:
         return step._ends_with(
             "record",
             Record,
-            filename or f"{self.sid}-{count}",
+            filename or f"{self.sid or 'test-ping'}-{count}",
             format=format,
             silence_seconds=silence_seconds,
             max_seconds=max_seconds,
@@ -510,13 +514,26 @@ class _FlowRunner:
         gen = self.func(flow_call)
         if not isinstance(gen, Generator):
             raise TypeError(f"flow {self.__qualname__} must be a generator function (use yield)")
+        if isinstance(event, NewCall) and event.is_test_ping:
+            # The portal's probe: show the first step, with no side effects (no real call).
+            flow_call.suspending = True
         try:
             if isinstance(event, Hangup):
                 self._hang_up(gen, journal, flow_call)
                 return None
             step = self._advance(gen, event, journal, flow_call)
             if step is None:
-                return None
+                # The flow is over; the call is not, unless KooKoo told us so.
+                if isinstance(event, Disconnect):
+                    return None
+                return Response(sid=call.sid or None).hangup()
+            if step.jumps:
+                # The flow ends here: close it for real (cleanup runs), then forget it, so a
+                # jump to this same route starts the flow again from the top.
+                reply = step.build(call.sid)
+                gen.close()
+                call.journal[:] = []
+                return reply
             journal["pending"] = step.signature
             return step.build(call.sid)
         finally:

@@ -330,3 +330,64 @@ def test_sqlite_store_type_is_used_by_default(
     app = KooKoo()
     assert isinstance(app.store, SQLiteStore)
     app.store.close()
+
+
+def test_a_flow_that_ends_without_hangup_hangs_up() -> None:
+    app = KooKoo(store=MemoryStore())
+
+    @app.flow("/")
+    def short(call: FlowCall) -> Generator[Step, Any, None]:
+        yield call.ask_digits("Press a key", max_digits=1)
+        yield call.say("Bye")  # no hangup: KooKoo comes back with a continuation request
+
+    line = Line(app)
+    line.send("NewCall")
+    assert line.send("GotDTMF", data="1") == xml(
+        '<response sid="9465281780016373"><playtext>Bye</playtext></response>'
+    )
+    assert line.send("") == xml('<response sid="9465281780016373"><hangup/></response>')
+    assert line.send("Disconnect", total_call_duration="9") == ""
+
+
+def test_goto_the_same_route_starts_the_flow_again() -> None:
+    app = KooKoo(store=MemoryStore())
+    cleanups: list[str] = []
+
+    @app.flow("/menu")
+    def menu(call: FlowCall) -> Generator[Step, Any, None]:
+        try:
+            key = yield call.ask_digits("Press 1 for news, 9 to hear this again", max_digits=1)
+            if key == "9":
+                yield call.goto("/menu")
+                return
+            yield call.hangup("Today's news")
+        finally:
+            call.once(cleanups.append, "closed")
+
+    line = Line(app, path="/menu")
+    line.send("NewCall")
+    assert line.send("GotDTMF", data="9") == xml(
+        '<response sid="9465281780016373"><gotourl>http://localhost/menu</gotourl></response>'
+    )
+    assert cleanups == ["closed"]  # the jump ended the flow, so its cleanup ran once
+    assert "Press 1 for news" in line.send("")  # KooKoo's request to the gotourl
+    assert "Today's news" in line.send("GotDTMF", data="1")
+    assert line.send("Disconnect") == ""
+    assert cleanups == ["closed", "closed"]
+
+
+def test_the_portal_test_ping_runs_no_side_effects() -> None:
+    app = KooKoo(store=MemoryStore())
+    effects: list[str] = []
+
+    @app.flow("/")
+    def flow(call: FlowCall) -> Generator[Step, Any, None]:
+        call.once(effects.append, "charged")
+        yield call.record("Leave a message", max_seconds=10)
+
+    resp = Client(app).get("/?event=NewCall")
+    assert resp.data.decode() == xml(
+        '<response><playtext>Leave a message</playtext>'
+        '<record maxduration="10">test-ping-1</record></response>'
+    )
+    assert effects == []
