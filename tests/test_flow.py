@@ -387,7 +387,7 @@ def test_the_portal_test_ping_runs_no_side_effects() -> None:
 
     resp = Client(app).get("/?event=NewCall")
     assert resp.data.decode() == xml(
-        '<response><playtext>Leave a message</playtext>'
+        "<response><playtext>Leave a message</playtext>"
         '<record maxduration="10">test-ping-1</record></response>'
     )
     assert effects == []
