@@ -322,7 +322,7 @@ class _Phone:
         elif name == "dial":
             outcome, _, extra = value.partition(":")
             if outcome in ("answered", "a", ""):
-                if extra and not extra.isdigit():
+                if extra and not _is_seconds(extra):
                     raise _UsageError(f"--dial {value}: the talk time must be whole seconds")
                 call.answer_dial(duration=int(extra) if extra else 30)
             elif outcome in ("not_answered", "n"):
@@ -339,12 +339,17 @@ class _Phone:
             call.hangup()
 
 
+def _is_seconds(value: str) -> bool:
+    # str.isdigit() also accepts "²" and other digits int() refuses.
+    return value.isascii() and value.isdigit() and len(value) <= 9
+
+
 def _split_seconds(value: str) -> tuple[str, int | None]:
     """``URL:30`` -> (URL, 30); ``30`` -> ("", 30); ``URL`` -> (URL, None)."""
-    if value.isdigit():
+    if _is_seconds(value):
         return "", int(value)
     head, sep, tail = value.rpartition(":")
-    if sep and tail.isdigit():
+    if sep and _is_seconds(tail):
         return head, int(tail)
     return value, None
 
@@ -449,9 +454,10 @@ def _cmd_call(args: argparse.Namespace) -> int:
                 name, value = "hangup", ""
             try:
                 phone.act(call, name, value)
-            except SimulatorError as exc:
+            except (SimulatorError, _UsageError) as exc:
                 if not interactive or call.ended:
                     raise
+                # At the terminal a typo or an impossible action should not end the call.
                 print(f"not possible: {exc}", file=out)
             phone.show(call)
         if actions:

@@ -203,7 +203,6 @@ class Step:
     def build(self, sid: str) -> Response:
         """The KooKoo reply for this step."""
         reply = Response(sid=sid or None)
-        target: Any = reply
         for method, args, kwargs in self.ops:
             if method == "collect_dtmf":
                 prompts: list[tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]]
@@ -212,7 +211,7 @@ class Step:
                 for p_method, p_args, p_kwargs in prompts:
                     getattr(menu, p_method)(*p_args, **_present(p_kwargs))
                 continue
-            getattr(target, method)(*args, **_present(kwargs))
+            getattr(reply, method)(*args, **_present(kwargs))
         return reply
 
 

@@ -56,7 +56,14 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from kookoo import schema
-from kookoo.response import Node, Response, ResponseParseError, parse_response, parse_tree
+from kookoo.response import (
+    Node,
+    Response,
+    ResponseParseError,
+    parse_response,
+    parse_tree,
+    source_line,
+)
 from kookoo.schema import AttrSpec, ElementSpec
 
 __all__ = ["RULES", "Finding", "Severity", "has_errors", "lint"]
@@ -157,7 +164,7 @@ def lint(doc: Response | bytes | str) -> list[Finding]:
         return [_malformed(exc)]
     findings: list[Finding] = []
     spec = schema.lookup(str(root.tag)) if isinstance(root.tag, str) else None
-    line = _raw_line(root)
+    line = source_line(root)
     if spec is None:
         findings.append(
             _finding(
@@ -194,11 +201,6 @@ def lint(doc: Response | bytes | str) -> list[Finding]:
 
 def _finding(code: str, message: str, line: int | None, tag: str | None) -> Finding:
     return Finding(code, RULES[code][0], message, line, tag)
-
-
-def _raw_line(element: etree._Element) -> int | None:
-    line = element.sourceline
-    return line if isinstance(line, int) else None
 
 
 def _malformed(exc: ResponseParseError) -> Finding:
@@ -508,8 +510,8 @@ class _Linter:
             spec = schema.lookup(str(element.tag))
             if spec is None or spec.text != "none":
                 continue
-            pieces = [(element.text, _raw_line(element))]
-            pieces.extend((child.tail, _raw_line(child)) for child in element)
+            pieces = [(element.text, source_line(element))]
+            pieces.extend((child.tail, source_line(child)) for child in element)
             for text, line in pieces:
                 if text and text.strip():
                     self.stray_text(None, spec, text.strip(), line)

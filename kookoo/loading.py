@@ -59,7 +59,10 @@ def _import_file(path: Path) -> Any:
     # package root is importable, so the module is not loaded twice under two names.
     name = _module_name(path)
     if name is not None:
-        return importlib.import_module(name)
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            raise ValueError(f"cannot import {path}: {exc}") from exc
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))
     name = f"_kookoo_target_{path.stem}"
@@ -73,7 +76,10 @@ def _import_file(path: Path) -> Any:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception:
+    except ImportError as exc:  # what the file imports is missing: say so plainly
+        del sys.modules[name]
+        raise ValueError(f"cannot import {path}: {exc}") from exc
+    except BaseException:  # a bug in the file: its own traceback is the useful message
         del sys.modules[name]
         raise
     return module

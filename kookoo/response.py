@@ -128,7 +128,8 @@ def _attrib(element: etree._Element) -> dict[str, str]:
     return {str(k): str(v) for k, v in element.attrib.items()}
 
 
-def _line(element: etree._Element) -> int | None:
+def source_line(element: etree._Element) -> int | None:
+    """The line of ``element`` in the document it was parsed from, or ``None``."""
     line = element.sourceline
     return line if isinstance(line, int) else None
 
@@ -158,7 +159,7 @@ class Node:
     @property
     def sourceline(self) -> int | None:
         """Line in the parsed document, or ``None`` for built nodes."""
-        return _line(self._element)
+        return source_line(self._element)
 
     @property
     def tag(self) -> str:
@@ -778,7 +779,13 @@ def parse_tree(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etr
         # A declaration naming another encoding would lie about a str we encode as UTF-8.  It is
         # blanked, not removed, so that lines and columns in errors are those of the input.
         data = data.removeprefix("\ufeff")
-        data = _DECLARATION.sub(_blank, data, count=1).encode("utf-8")
+        try:
+            data = _DECLARATION.sub(_blank, data, count=1).encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: not text XML can hold
+            raise ResponseParseError(
+                f"the text holds U+{ord(exc.object[exc.start]):04X} at index {exc.start}, "
+                "which is not a character XML can carry"
+            ) from None
     elif not isinstance(data, bytes):
         raise TypeError(f"parse_response() takes bytes or str, not {type(data).__name__}")
     if len(data) > max_bytes:
@@ -870,7 +877,7 @@ def parse_response(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) ->
     if spec is None:
         raise ResponseParseError(
             f"the root element is <{root.tag}>; KooKoo XML starts with <response>",
-            _line(root),
+            source_line(root),
             1,
         )
     wrapper = etree.Element("response")

@@ -450,3 +450,12 @@ def test_run_serves_the_app_with_one_log_line_per_request(tmp_path: Path) -> Non
         "sid=42 event=Hangup route=/ handler=caller_hung_up status=200",
     ]
     assert "GET /?event" not in err  # no second, access-log line per request
+
+
+def test_non_ascii_digits_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["call", "examples/menu.py", "--press", "1", "--press", "1", "--dial", "answered:²"]
+    )
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert "kookoo call: --dial answered:²: the talk time must be whole seconds" in err

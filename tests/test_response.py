@@ -1743,3 +1743,8 @@ def test_round_trip(r: Response) -> None:
     assert parsed == r
     assert parse_response(str(r)) == r
     assert parsed.to_xml() == xml
+
+
+def test_a_lone_surrogate_in_a_str_is_a_parse_error() -> None:
+    with pytest.raises(ResponseParseError, match="holds U\\+D800 at index 20"):
+        parse_response("<response><playtext>\ud800</playtext></response>")
