@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
+
+from kookoo.lang import PlayTextLanguage, RecognizeLanguage, SayAsFormat, SayAsLanguage
 
 AttrKind = Literal["str", "int", "bool", "choice", "url"]
 Confidence = Literal["C", "O", "U"]
@@ -118,27 +120,14 @@ class ElementSpec:
 
 
 #: Languages for ``playtext``: KooKoo's legacy codes and the BCP-47 codes used since 2019.
-PLAYTEXT_LANGUAGES = (
-    "EN",
-    "HI",
-    "TE",
-    "KA",
-    "en-IN",
-    "hi-IN",
-    "te-IN",
-    "ta-IN",
-    "ml-IN",
-    "kn-IN",
-    "mr-IN",
-    "gu-IN",
-    "bn-IN",
-)
+#: The values are those of the typed ``Literal`` in :mod:`kookoo.lang`, written there once.
+PLAYTEXT_LANGUAGES: tuple[str, ...] = get_args(PlayTextLanguage)
 #: Languages for ``say-as`` (PHP library's list, plus VoIP Drupal's ``ML``/``TN`` variants).
-SAY_AS_LANGUAGES = ("EN", "HI", "KA", "MA", "TE", "TA", "GUJ", "BN", "MR", "ORI", "ML", "TN")
+SAY_AS_LANGUAGES: tuple[str, ...] = get_args(SayAsLanguage)
 #: Say-As format codes (see :class:`kookoo.lang.SayAsFormat` for their names).
-SAY_AS_FORMATS = ("1", "201", "202", "204", "222", "401", "402", "501")
+SAY_AS_FORMATS: tuple[str, ...] = tuple(str(f.value) for f in SayAsFormat)
 #: Languages for ``recognize``.
-RECOGNIZE_LANGUAGES = ("en", "hi", "en-IN", "hi-IN")
+RECOGNIZE_LANGUAGES: tuple[str, ...] = get_args(RecognizeLanguage)
 DIAL_MOH = ("default", "ring", "normal")
 
 _PROMPTS = ("playtext", "playaudio")
