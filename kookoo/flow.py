@@ -267,6 +267,12 @@ class FlowCall:
         On every later replay the recorded result is returned instead.  The result must be
         JSON (it is stored with the call).  Use it for anything with a side effect or a
         non-deterministic value: saving to a database, sending an SMS, ``time.time()``.
+
+        "Once" holds as long as the request that ran ``func`` saves the call.  If that save
+        fails (another request changed the call meanwhile and the app retries, or the store
+        is down) the record of the run is lost with it and a later request runs ``func``
+        again: make side effects idempotent where a duplicate would hurt (e.g. key them on
+        ``call.sid``).
         """
         if self.suspending:
             return None  # type: ignore[return-value]  # the flow is only being put away
