@@ -30,6 +30,7 @@ from kookoo.events import (
 )
 from kookoo.lang import SayAsFormat
 from kookoo.lint import Finding, has_errors, lint
+from kookoo.parser import parse_response
 from kookoo.phone import PhoneNumber
 from kookoo.response import (
     CollectDtmf,
@@ -37,7 +38,6 @@ from kookoo.response import (
     Response,
     ResponseParseError,
     XMLValueError,
-    parse_response,
 )
 
 __version__ = "0.1.0.dev0"

@@ -48,7 +48,8 @@ from kookoo.events import (
     UnknownEvent,
     parse_event,
 )
-from kookoo.response import CollectDtmf, Response, ResponseParseError, parse_response
+from kookoo.parser import parse_response
+from kookoo.response import CollectDtmf, Response, ResponseParseError
 from kookoo.stores.base import CallStore, ConflictError
 
 if TYPE_CHECKING:

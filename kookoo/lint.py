@@ -56,14 +56,8 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 
 from kookoo import schema
-from kookoo.response import (
-    Node,
-    Response,
-    ResponseParseError,
-    parse_response,
-    parse_tree,
-    source_line,
-)
+from kookoo.parser import parse_response, parse_tree
+from kookoo.response import Node, Response, ResponseParseError, source_line
 from kookoo.schema import AttrSpec, ElementSpec
 
 __all__ = ["RULES", "Finding", "Severity", "has_errors", "lint"]
@@ -148,7 +142,7 @@ def lint(doc: Response | bytes | str) -> list[Finding]:
     Args:
         doc: a :class:`~kookoo.response.Response` (findings have no line numbers), or the XML
             as bytes or str.  XML is read with the same safe parser as
-            :func:`~kookoo.response.parse_response`; a malformed document gives one ``KK001``
+            :func:`~kookoo.parser.parse_response`; a malformed document gives one ``KK001``
             finding instead of an exception.
 
     >>> [(f.code, f.line) for f in lint("<response>\\n<playtext></playtext>\\n</response>")]

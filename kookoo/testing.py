@@ -50,8 +50,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from kookoo.loading import load_app
+from kookoo.parser import parse_response
 from kookoo.phone import normalize_indian_number
-from kookoo.response import Node, Response, ResponseParseError, parse_response
+from kookoo.response import Node, Response, ResponseParseError
 from kookoo.transport import HTTPTransport, Transport, TransportError, WSGITransport
 
 if TYPE_CHECKING:
