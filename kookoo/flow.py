@@ -62,7 +62,7 @@ from kookoo.lang import PlayTextLanguage, SayAsFormat, SayAsFormatName, SayAsLan
 from kookoo.response import Response
 
 if TYPE_CHECKING:
-    from kookoo.app import _Scaffold
+    from kookoo.scaffold import _Scaffold
 
 __all__ = [
     "DialOutcome",
