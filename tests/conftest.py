@@ -9,8 +9,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from benchmarks import procs
+
+# A busy 2-core CI machine can stall any single example past Hypothesis's 200 ms deadline;
+# speed is measured in benchmarks/, never in tests.
+settings.register_profile("kookoo", deadline=None)
+settings.load_profile("kookoo")
 
 
 @pytest.fixture(scope="session")

@@ -267,6 +267,11 @@ def test_error_handlers_by_exception_type(app: KooKoo) -> None:
     assert get(app, "event=GotDTMF&sid=1&data=77").data == xml(
         "<response><playtext>No account 77</playtext><hangup/></response>"
     )
+    # What the error handler did to the call is kept (unlike a failure nobody handled).
+    stored = app.store.load("1") if app.store else None
+    assert stored is not None
+    assert stored.state == {"errors": 1}
+    assert [h.event for h in stored.history] == ["GotDTMF"]
 
 
 def test_malformed_requests_get_4xx_with_a_sentence(app: KooKoo) -> None:

@@ -104,6 +104,18 @@ def test_apps_echo_the_requests_sid() -> None:
         assert (status, body) == ("200 OK", apps.expected_reply("777"))
 
 
+def test_the_expected_reply_is_the_menu() -> None:
+    # Pinned literally: every app below is compared with expected_reply().
+    assert apps.expected_reply("777") == (
+        b"<?xml version='1.0' encoding='UTF-8'?>\n"
+        b'<response sid="777"><playtext>Welcome to Ram &amp; Shyam &lt;Traders&gt;</playtext>'
+        b"<playaudio>http://example.com/audio/welcome.wav</playaudio>"
+        b'<collectdtmf l="1" t="#" o="5000"><playtext>Press 1 for orders &amp; 2 for accounts'
+        b"</playtext><playaudio>http://example.com/audio/menu.wav</playaudio></collectdtmf>"
+        b"</response>"
+    )
+
+
 def test_floor_answers_the_same_bytes() -> None:
     response = Client(apps.floor_app).get(NEW_CALL)
     assert response.status_code == 200

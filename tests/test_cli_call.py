@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -80,9 +81,9 @@ def test_call_walks_the_menu_from_outside_the_repo(tmp_path: Path) -> None:
 
 
 def test_call_with_the_console_script_and_module_target(tmp_path: Path) -> None:
+    # CI installs the project, so the console script must be there: a missing one fails.
     script = Path(sys.executable).with_name("kookoo")
-    if not script.exists():
-        pytest.skip("the kookoo console script is not installed beside this Python")
+    assert script.is_file(), f"the kookoo console script is not installed beside {sys.executable}"
     result = subprocess.run(
         [str(script), "call", "examples.menu:app", "--press", "1", "--press", "3"],
         cwd=ROOT,
@@ -243,7 +244,7 @@ def test_call_usage_errors_exit_2(
     args: list[str], message: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     if "--dial" in args:
-        args += ["--press", "1", "--press", "1"]
+        args = [*args, "--press", "1", "--press", "1"]  # never mutate the shared param list
     assert main(["call", *args]) == 2
     assert capsys.readouterr().err.startswith(message)
 
@@ -404,6 +405,22 @@ def test_run_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("usage: kookoo run [-h] [--host HOST] [--port PORT] [--no-reload]")
 
 
+def wait_for_port(port: int, proc: subprocess.Popen[str]) -> None:
+    """Wait (at most TIMEOUT seconds) until something accepts connections on loopback ``port``;
+    fail at once if ``proc`` exits first."""
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited with {proc.returncode} before listening")
+            if time.monotonic() > deadline:
+                pytest.fail(f"nothing listens on port {port} after {TIMEOUT} s")
+            time.sleep(0.05)
+
+
 def test_run_serves_the_app_with_one_log_line_per_request(tmp_path: Path) -> None:
     port = free_port()
     port_arg = str(port)
@@ -425,16 +442,9 @@ def test_run_serves_the_app_with_one_log_line_per_request(tmp_path: Path) -> Non
         text=True,
     )
     try:
-        sim = Simulator(f"http://127.0.0.1:{port}/", timeout=5)
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            try:
-                call = sim.call(sid="42")
-                break
-            except Exception:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        wait_for_port(port, proc)
+        # Exactly once: a retried call would log a second NewCall.
+        call = Simulator(f"http://127.0.0.1:{port}/", timeout=TIMEOUT).call(sid="42")
         call.press("1").hangup()
     finally:
         proc.terminate()
@@ -453,9 +463,7 @@ def test_run_serves_the_app_with_one_log_line_per_request(tmp_path: Path) -> Non
 
 
 def test_non_ascii_digits_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(
-        ["call", "examples/menu.py", "--press", "1", "--press", "1", "--dial", "answered:²"]
-    )
+    code = main(["call", str(MENU), "--press", "1", "--press", "1", "--dial", "answered:²"])
     _, err = capsys.readouterr()
     assert code == 2
     assert "kookoo call: --dial answered:²: the talk time must be whole seconds" in err

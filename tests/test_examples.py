@@ -41,9 +41,16 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-def state_of(call: SimulatedCall) -> dict[str, Any]:
-    """The app's call state in-process; an empty dict over HTTP (the server's store)."""
-    return call.state or {}
+def expect_state(call: SimulatedCall, expected: dict[str, Any]) -> None:
+    """In-process, the app's stored call state is exactly ``expected``.
+
+    Over HTTP (``call.simulator.app is None``) the state lives in the server's store, out of
+    reach, so nothing is checked; in-process a missing store or state is a failure, never a
+    silent pass.
+    """
+    if call.simulator.app is None:
+        return
+    assert call.state == expected
 
 
 # -- the menu: one walk per path through it ---------------------------------------------------
@@ -101,14 +108,19 @@ def menu_address(sim: Simulator, results: Path) -> SimulatedCall:
 def menu_wrong_keys_then_silence(sim: Simulator, results: Path) -> SimulatedCall:
     call = sim.call().press("9")
     assert call.last_heard == ["Sorry, that is not an option.", *LANGUAGE_MENU]
-    assert state_of(call).get("attempts", 1) == 1
+    expect_state(call, {"attempts": 1})
     call.timeout()
     assert call.last_heard == LANGUAGE_MENU  # no "sorry" for silence
-    call.press("1").press("7")
+    expect_state(call, {"attempts": 2})
+    call.press("1")
+    expect_state(call, {"attempts": 0, "lang": "en"})  # a new menu: the count starts again
+    call.press("7")
     assert call.last_heard == ["Sorry, that is not an option.", DEPARTMENT_MENU_EN]
+    expect_state(call, {"attempts": 1, "lang": "en"})
     call.timeout().timeout()
     assert call.last_heard == ["We did not get your choice. Goodbye."]
     assert call.ended_by == "app"
+    expect_state(call, {"attempts": 3, "lang": "en"})
     return call
 
 
@@ -117,14 +129,14 @@ def menu_caller_hangs_up_in_the_menu(sim: Simulator, results: Path) -> Simulated
     assert call.ended_by == "caller"
     assert call.last_turn.params["process"] == "collectdtmf"
     assert call.last_turn.body == b""
-    assert state_of(call).get("hung_up_in", "collectdtmf") == "collectdtmf"
+    expect_state(call, {"attempts": 0, "lang": "en", "hung_up_in": "collectdtmf"})
     return call
 
 
 def menu_caller_hangs_up_during_the_transfer(sim: Simulator, results: Path) -> SimulatedCall:
     call = sim.call().press("1").press("2").hangup(status="answered", callduration="40")
     assert call.last_turn.params["process"] == "dial"
-    assert state_of(call).get("hung_up_in", "dial") == "dial"
+    expect_state(call, {"attempts": 0, "lang": "en", "department": "support", "hung_up_in": "dial"})
     return call
 
 

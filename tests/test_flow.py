@@ -66,8 +66,14 @@ def test_survey_end_to_end_with_exactly_once_saves(survey: ModuleType, tmp_path:
         "age, then press hash.</playtext></collectdtmf></response>"
     )
     # No input, then an invalid age: the helper re-prompts with the reason.
-    assert "Sorry, we did not get that. Please enter your age" in line.send("GotDTMF", data="")
-    assert "Sorry, that is not valid. Please enter your age" in line.send("GotDTMF", data="999")
+    assert line.send("GotDTMF", data="") == xml(
+        f'<response sid="{sid}"><collectdtmf l="3" t="#" o="5000"><playtext>Sorry, we did not '
+        "get that. Please enter your age, then press hash.</playtext></collectdtmf></response>"
+    )
+    assert line.send("GotDTMF", data="999") == xml(
+        f'<response sid="{sid}"><collectdtmf l="3" t="#" o="5000"><playtext>Sorry, that is not '
+        "valid. Please enter your age, then press hash.</playtext></collectdtmf></response>"
+    )
     assert line.send("GotDTMF", data="34#") == xml(
         f'<response sid="{sid}"><playtext>Tell us about your day after the beep. Press hash '
         f'when you are done.</playtext><record maxduration="30">{sid}-1</record></response>'
@@ -125,7 +131,9 @@ def test_side_effects_run_once_however_often_the_flow_replays() -> None:
     line.send("NewCall")
     for _ in range(4):
         line.send("GotDTMF", data="1")
-    assert "<playtext>done-b</playtext><hangup/>" in line.send("GotDTMF", data="1")
+    assert line.send("GotDTMF", data="1") == xml(
+        f'<response sid="{line.sid}"><playtext>done-b</playtext><hangup/></response>'
+    )
     line.send("Disconnect", total_call_duration="30")
     assert calls == ["a", "b"]  # 7 requests replayed the flow; each side effect ran once
 
@@ -235,11 +243,34 @@ def test_menu_and_confirm_helpers_and_subflows() -> None:
         sure = yield from call.confirm(f"You chose {lang}. Press 1 to confirm, 2 to cancel.")
         yield call.hangup("confirmed" if sure else "cancelled")
 
+    sid = "9465281780016373"
+
+    def menu(prompt: str) -> str:
+        return xml(
+            f'<response sid="{sid}"><collectdtmf l="1" o="5000"><playtext>{prompt}</playtext>'
+            "</collectdtmf></response>"
+        )
+
     line = Line(app)
-    line.send("NewCall")
-    assert "Sorry, that is not valid. 1 English, 2 Hindi" in line.send("GotDTMF", data="7")
-    assert "You chose hi. Press 1" in line.send("GotDTMF", data="2")
-    assert "<playtext>confirmed</playtext><hangup/>" in line.send("GotDTMF", data="1")
+    assert line.send("NewCall") == menu("1 English, 2 Hindi")
+    assert line.send("GotDTMF", data="7") == menu("Sorry, that is not valid. 1 English, 2 Hindi")
+    assert line.send("GotDTMF", data="2") == menu("You chose hi. Press 1 to confirm, 2 to cancel.")
+    assert line.send("GotDTMF", data="1") == xml(
+        f'<response sid="{sid}"><playtext>confirmed</playtext><hangup/></response>'
+    )
+
+    # Three wrong keys: the menu gives up (None) and the sub-flow falls back to English.
+    again = Line(app, sid="2")
+    again.send("NewCall")
+    again.send("GotDTMF", data="7")
+    assert again.send("GotDTMF", data="") == xml(  # no input: re-prompted once more
+        '<response sid="2"><collectdtmf l="1" o="5000"><playtext>Sorry, we did not get that. '
+        "1 English, 2 Hindi</playtext></collectdtmf></response>"
+    )
+    assert again.send("GotDTMF", data="8") == xml(
+        '<response sid="2"><collectdtmf l="1" o="5000"><playtext>You chose en. Press 1 to '
+        "confirm, 2 to cancel.</playtext></collectdtmf></response>"
+    )
 
 
 def test_flows_and_plain_handlers_coexist() -> None:
@@ -271,14 +302,22 @@ def test_fifty_step_flow_replays_to_the_last_step() -> None:
     line.send("NewCall")
     for _ in range(49):
         line.send("GotDTMF", data="2")
-    assert "<playtext>Total 100</playtext>" in line.send("GotDTMF", data="2")
+    assert line.send("GotDTMF", data="2") == xml(
+        f'<response sid="{line.sid}"><playtext>Total 100</playtext><hangup/></response>'
+    )
 
 
 def test_pin_example_three_attempts_then_balance() -> None:
     pin = fresh("examples.pin", MemoryStore())
     line = Line(pin.app)
-    assert "four digit PIN" in line.send("NewCall", cid="9876543210")
-    assert "That PIN is not right" in line.send("GotDTMF", data="0000")
+    assert line.send("NewCall", cid="9876543210") == xml(
+        f'<response sid="{line.sid}"><collectdtmf l="4" t="#" o="5000"><playtext>Welcome to '
+        "Acme Bank. Please enter your four digit PIN.</playtext></collectdtmf></response>"
+    )
+    assert line.send("GotDTMF", data="0000") == xml(
+        f'<response sid="{line.sid}"><collectdtmf l="4" t="#" o="5000"><playtext>That PIN is '
+        "not right. Please try again.</playtext></collectdtmf></response>"
+    )
     assert line.send("GotDTMF", data="1234#") == xml(
         '<response sid="9465281780016373"><playtext>Your balance is</playtext>'
         '<say-as format="402" lang="EN">10523.50</say-as>'
@@ -370,8 +409,14 @@ def test_goto_the_same_route_starts_the_flow_again() -> None:
         '<response sid="9465281780016373"><gotourl>http://localhost/menu</gotourl></response>'
     )
     assert cleanups == ["closed"]  # the jump ended the flow, so its cleanup ran once
-    assert "Press 1 for news" in line.send("")  # KooKoo's request to the gotourl
-    assert "Today's news" in line.send("GotDTMF", data="1")
+    menu_xml = xml(
+        f'<response sid="{line.sid}"><collectdtmf l="1" o="5000"><playtext>Press 1 for news, 9 '
+        "to hear this again</playtext></collectdtmf></response>"
+    )
+    assert line.send("") == menu_xml  # KooKoo's request to the gotourl: the flow starts again
+    assert line.send("GotDTMF", data="1") == xml(
+        f'<response sid="{line.sid}"><playtext>Today\'s news</playtext><hangup/></response>'
+    )
     assert line.send("Disconnect") == ""
     assert cleanups == ["closed", "closed"]
 

@@ -6,11 +6,32 @@ from decimal import Decimal
 import pytest
 
 from kookoo.lang import SayAsFormat, say_as_format, say_as_text
-from kookoo.schema import SAY_AS_FORMATS
+from kookoo.schema import (
+    PLAYTEXT_LANGUAGES,
+    RECOGNIZE_LANGUAGES,
+    SAY_AS_FORMATS,
+    SAY_AS_LANGUAGES,
+)
 
 
-def test_format_codes_match_the_schema() -> None:
-    assert [str(f.value) for f in SayAsFormat] == list(SAY_AS_FORMATS)
+def test_format_codes_are_kookoos() -> None:
+    # Written out: the schema derives its list from the enum, so only a literal pins them.
+    assert SAY_AS_FORMATS == ("1", "201", "202", "204", "222", "401", "402", "501")
+    assert [f.name for f in SayAsFormat] == [
+        "NUMBER", "DATE_FULL", "DATE_MEDIUM", "DATE_SHORT", "DATE_222", "CURRENCY",
+        "CURRENCY_DECIMAL", "DIGITS",
+    ]  # fmt: skip
+
+
+def test_language_lists_are_kookoos() -> None:
+    assert PLAYTEXT_LANGUAGES == (
+        "EN", "HI", "TE", "KA",
+        "en-IN", "hi-IN", "te-IN", "ta-IN", "ml-IN", "kn-IN", "mr-IN", "gu-IN", "bn-IN",
+    )  # fmt: skip
+    assert SAY_AS_LANGUAGES == (
+        "EN", "HI", "KA", "MA", "TE", "TA", "GUJ", "BN", "MR", "ORI", "ML", "TN",
+    )  # fmt: skip
+    assert RECOGNIZE_LANGUAGES == ("en", "hi", "en-IN", "hi-IN")
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,11 @@ import pytest
 from kookoo.loading import load_app
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 def test_module_and_file_forms_load_the_same_app() -> None:
-    assert load_app("examples.menu:app") is load_app("examples/menu.py")
+    assert load_app("examples.menu:app") is load_app(str(ROOT / "examples" / "menu.py"))
 
 
 def test_a_missing_import_inside_a_file_is_a_value_error(tmp_path: Path) -> None:

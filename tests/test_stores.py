@@ -290,18 +290,22 @@ def test_non_json_state_raises_and_stores_nothing(harness: Harness) -> None:
 def test_concurrent_threads_never_lose_an_increment(harness: Harness) -> None:
     harness.store.save(new_call(count=0))
     threads, per_thread = 4, 25
-    conflicts = []
+    saves: list[tuple[int, int]] = []  # (version loaded, version saved)
+    conflicts: list[ConflictError] = []
 
     def work() -> None:
         for _ in range(per_thread):
             while True:
                 call = must_load(harness.store, "3341")
+                loaded_version = call.version
                 call.state["count"] += 1
                 try:
                     harness.store.save(call)
+                except ConflictError as error:
+                    conflicts.append(error)
+                else:
+                    saves.append((loaded_version, call.version))
                     break
-                except ConflictError:
-                    conflicts.append(1)
 
     workers = [threading.Thread(target=work) for _ in range(threads)]
     for worker in workers:
@@ -311,6 +315,88 @@ def test_concurrent_threads_never_lose_an_increment(harness: Harness) -> None:
     final = must_load(harness.store, "3341")
     assert final.state["count"] == threads * per_thread
     assert final.version == 1 + threads * per_thread
+    # Each successful save made a distinct new version: no two saves won from one version.
+    assert sorted(saves) == [(v, v + 1) for v in range(1, 1 + threads * per_thread)]
+    # How many conflicts there are depends on scheduling; what each one says does not: another
+    # thread had saved since this one loaded.
+    for error in conflicts:
+        assert error.sid == "3341"
+        assert error.found > error.expected >= 1
+
+
+def save_all_at_once(store: CallStore, threads: int, rounds: int) -> None:
+    """Race ``threads`` threads on call 3341, ``rounds`` times: each loads the call, all meet at
+    a barrier, then all save at once.  Exactly one save per round must win; the other
+    ``threads - 1`` must raise ConflictError for the version they all loaded."""
+    store.save(new_call(count=0))
+    barrier = threading.Barrier(threads, timeout=20)
+    outcomes: list[list[object]] = [[] for _ in range(rounds)]
+    lock = threading.Lock()
+
+    def work(me: int) -> None:
+        for round_ in range(rounds):
+            outcome: object
+            try:
+                call = must_load(store, "3341")
+                call.state.update(count=call.state["count"] + 1, by=me)
+                barrier.wait()  # every thread has loaded the same version
+                try:
+                    store.save(call)
+                    outcome = ("saved", me, call.version)
+                except ConflictError as error:
+                    outcome = error
+                barrier.wait()  # every save is done before anyone loads again
+            except Exception as error:  # a broken barrier, a store error: reported below
+                outcome = error
+                barrier.abort()
+            with lock:
+                outcomes[round_].append(outcome)
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: more interleaving
+    try:
+        workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    finally:
+        sys.setswitchinterval(old_interval)
+
+    for round_, results in enumerate(outcomes):
+        version = 1 + round_  # the version every thread loaded in this round
+        wins = [r for r in results if isinstance(r, tuple)]
+        conflicts = [r for r in results if isinstance(r, ConflictError)]
+        assert len(results) == threads, (round_, results)
+        assert len(wins) == 1, (round_, results)
+        assert len(conflicts) == threads - 1, (round_, results)
+        assert wins[0][2] == version + 1
+        for error in conflicts:
+            assert (error.sid, error.expected, error.found) == ("3341", version, version + 1)
+    final = must_load(store, "3341")
+    assert final.version == 1 + rounds
+    last_winner = next(r[1] for r in outcomes[-1] if isinstance(r, tuple))
+    assert final.state == {"count": rounds, "by": last_winner}
+
+
+def test_simultaneous_saves_of_one_version_let_exactly_one_through(harness: Harness) -> None:
+    save_all_at_once(harness.store, threads=8, rounds=10)
+
+
+def test_memory_store_checks_and_sets_under_one_lock() -> None:
+    """A thread may be switched out between MemoryStore reading a record's version and writing
+    the new one; stall every read there, and only the lock keeps a second save of the same
+    version out (without it all eight saves would win)."""
+
+    class StallingReads(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            value = super().get(key, default)
+            time.sleep(0.002)  # let the other threads run right here
+            return value
+
+    store = MemoryStore()
+    store._records = StallingReads()
+    save_all_at_once(store, threads=8, rounds=2)
 
 
 def test_ttl_and_grace_are_configurable_and_validated() -> None:
@@ -607,18 +693,33 @@ def test_redis_sets_key_ttl_from_ttl_and_grace(
         assert redis_client.hget(key, "v") == b"2"
 
 
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``condition`` every 10 ms until it holds (True) or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 @pytest.mark.redis
-def test_redis_keys_really_expire(redis_url: str, redis_prefix: str) -> None:
-    with RedisStore(redis_url, prefix=redis_prefix, ttl_seconds=0.15, grace_seconds=0.05) as store:
+def test_redis_keys_really_expire(redis_url: str, redis_prefix: str, redis_client: Any) -> None:
+    # TTL 1 s, grace 0.2 s: "ended" goes first and "live" must outlast it by ~0.8 s, a margin
+    # no plausible CI stall eats; the expiries are polled for, never slept through.
+    with RedisStore(redis_url, prefix=redis_prefix, ttl_seconds=1.0, grace_seconds=0.2) as store:
         store.save(new_call("live"))
         ended = new_call("ended")
         ended.mark_ended()
         store.save(ended)
-        time.sleep(0.08)
-        assert store.load("ended") is None
+        live_key, ended_key = store.key("live"), store.key("ended")
+        assert 0 < redis_client.pttl(ended_key) <= 200
+        assert redis_client.pttl(ended_key) < redis_client.pttl(live_key) <= 1000
+        assert wait_until(lambda: store.load("ended") is None, timeout=2.0)
+        assert redis_client.exists(ended_key) == 0
         assert store.load("live") is not None
-        time.sleep(0.1)
-        assert store.load("live") is None
+        assert wait_until(lambda: store.load("live") is None, timeout=3.0)
+        assert redis_client.exists(live_key) == 0
 
 
 @pytest.mark.redis
