@@ -8,7 +8,6 @@ import pytest
 
 from kookoo.loading import load_app
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
