@@ -62,7 +62,7 @@ from kookoo.events import (
 from kookoo.lang import PlayTextLanguage
 from kookoo.phone import PhoneNumber
 from kookoo.response import Response
-from kookoo.schema import lookup
+from kookoo.schema import ELEMENTS
 
 __all__ = [
     "DialOutcome",
@@ -146,19 +146,25 @@ class Step(Response):
         """The event KooKoo sends for this step: that of its last element which produces
         one (``GotDTMF`` for ``<collectdtmf>``, ``Disconnect`` for ``<hangup>``, ...),
         ``Hangup`` for a :attr:`jumps` step, :class:`~kookoo.events.Continue` otherwise."""
-        if self.jumps:
-            return Hangup  # nothing comes back to this step
-        for element in reversed(self._element):
-            spec = lookup(element.tag) if isinstance(element.tag, str) else None
-            if spec is not None and spec.event is not None:
-                return EVENT_TYPES.get(spec.event, Continue)
-        return Continue
+        return self._shape()[0]
 
     @property
     def jumps(self) -> bool:
         """True for a step with ``<gotourl>``: the flow ends and the next request starts
         afresh on that URL."""
-        return self._element.find("gotourl") is not None
+        return self._shape()[1]
+
+    def _shape(self) -> tuple[type[Event], bool]:
+        """(what the step waits for, whether it jumps), in one pass over its elements."""
+        expects: type[Event] = Continue
+        for element in self._element:
+            tag = element.tag
+            if tag == "gotourl":
+                return Hangup, True  # nothing comes back to this step
+            event = _EVENT_OF_TAG.get(tag) if isinstance(tag, str) else None
+            if event is not None:
+                expects = event
+        return expects, False
 
     def check(self) -> None:
         """Refuse a step that KooKoo could not answer as one: nothing may follow the element
@@ -171,17 +177,14 @@ class Step(Response):
                     f"a step ends with the element KooKoo reports back (<{seen}>); start a "
                     f"new step for <{tag}>"
                 )
-            spec = lookup(tag)
-            if (spec is not None and spec.event is not None) or tag == "gotourl":
+            if tag in _EVENT_OF_TAG or tag == "gotourl":
                 seen = tag
 
     @property
     def signature(self) -> str:
         """A short fingerprint of the step's content, compared on replay."""
-        # The children only: the root's sid is the call's, not the step's.
-        crc = 0
-        for child in self._element:
-            crc = zlib.crc32(etree.tostring(child), crc)
+        # The root's sid is the call's, the same on every replay of it.
+        crc = zlib.crc32(etree.tostring(self._element))
         return f"{self.expects.__name__}:{crc:08x}"
 
     def describe(self) -> str:
@@ -192,8 +195,12 @@ class Step(Response):
         return f"{kind} step {text!r}"
 
 
-S = TypeVar("S", bound=Step)
 P = ParamSpec("P")
+
+# What KooKoo reports back after each element (the schema's table, as event classes).
+_EVENT_OF_TAG: dict[str, type[Event]] = {
+    spec.tag: EVENT_TYPES.get(spec.event, Continue) for spec in ELEMENTS if spec.event is not None
+}
 
 
 def _starting_with(
@@ -288,7 +295,7 @@ class FlowCall:
 
         >>> # yield call.step("city").play_text("Say your city").recognize(lang="hi-IN")
         """
-        return Step(sid=self.sid or None, name=name)
+        return Step(name=name)  # the runner puts the call's sid on the step it sends
 
     say = _starting_with(Step.play_text)
     play = _starting_with(Step.play_audio)
@@ -573,7 +580,8 @@ class _FlowRunner:
         step = next(gen)
         for index, (signature, result) in enumerate(journal["steps"]):
             self._check(step, signature, index)
-            typed = _typed(step.expects.__name__, result)
+            # The signature starts with what the step waited for ("GotDTMF:1a2b3c4d").
+            typed = _typed(signature.partition(":")[0], result)
             if step.name:
                 flow_call.answers[step.name] = typed
             step = gen.send(typed)
