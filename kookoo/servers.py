@@ -4,8 +4,8 @@ Unit tests drive an app in-process (:class:`kookoo.testing.Simulator`); these he
 tests that must see the real thing: several gunicorn workers sharing call state, a real Redis.
 Each one picks a free port on ``127.0.0.1``, waits (up to :data:`START_TIMEOUT` seconds) until
 the server answers, yields, and stops the server with SIGTERM (then SIGKILL) when the ``with``
-block ends, whatever happened inside it.  A server that does not start raises
-:class:`ServerError` whose message ends with the server's log.
+block ends, whatever happened inside it.  A server that cannot start raises :class:`ServerError`;
+when it ran and failed, the message ends with its log.
 
 The standard library is all they need; gunicorn must be installed in the running Python
 (``pip install gunicorn``), redis-server on ``PATH`` (or named by ``$REDIS_SERVER``).
