@@ -83,7 +83,8 @@ class Handler:
         step: the call step it answers in, or ``None`` for the route's default handler.
         wants_call: it has a parameter named ``call``.
         wants_request: it has a parameter named ``request``.
-        path_params: the route variables it takes by name.
+        path_params: the route variables it takes by name (others are not passed to it,
+            unless it takes ``**kwargs``).
         accepts_kwargs: it takes ``**kwargs`` (and so every route variable).
     """
 
@@ -170,7 +171,9 @@ def _describe(func: Callable[..., Any], route: str) -> tuple[bool, bool, frozens
     )
     names = {p.name for p in params}
     accepts_kwargs = any(p.kind is p.VAR_KEYWORD for p in params)
-    return "call" in names, "request" in names, frozenset(variables), accepts_kwargs
+    # A route variable the handler does not take is not passed (unless it takes **kwargs).
+    taken = frozenset(v for v in variables if v in names)
+    return "call" in names, "request" in names, taken, accepts_kwargs
 
 
 def _describe_error_handler(func: Callable[..., Any]) -> bool:

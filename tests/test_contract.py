@@ -30,6 +30,7 @@ from kookoo import (
 )
 from kookoo.calls import HISTORY_LIMIT
 from kookoo.flow import FlowCall, Step
+from kookoo.phone import PhoneNumber
 from kookoo.stores import MemoryStore
 from kookoo.testing import Simulator
 
@@ -137,7 +138,9 @@ def test_history_keeps_the_last_history_limit_events_after_251() -> None:
     assert stored is not None
     assert HISTORY_LIMIT == 200
     assert [entry.event for entry in stored.history] == sent[-HISTORY_LIMIT:]
-    assert stored.caller == "09876543210"  # trimming the NewCall away keeps the caller
+    assert stored.caller == PhoneNumber.parse(
+        "09876543210"
+    )  # trimming the NewCall away keeps the caller
 
 
 # -- a repeated NewCall ------------------------------------------------------------------------
@@ -484,8 +487,8 @@ def test_a_handler_returning_the_wrong_type_gives_the_fallback_and_names_the_han
     problems = [text for _, _, text in logged]
     prefix = "test_a_handler_returning_the_wrong_type_gives_the_fallback_and_names_the_handler"
     assert problems == [
-        f"{prefix}.<locals>.count returned int; return a Response, KooKoo XML as str/bytes, "
+        f"handler {prefix}.<locals>.count returned int; return a Response, KooKoo XML as str/bytes, "
         "or None for Hangup/Disconnect",
-        f"{prefix}.<locals>.as_dict returned dict; return a Response, KooKoo XML as str/bytes, "
+        f"handler {prefix}.<locals>.as_dict returned dict; return a Response, KooKoo XML as str/bytes, "
         "or None for Hangup/Disconnect",
     ]

@@ -38,7 +38,7 @@ def test_gunicorn_serves_boots_every_worker_and_stops_when_the_block_raises() ->
             status, _, body = http_get(f"{url}/?event=NewCall&sid=7&cid=09876543210")
             assert (status, body) == (
                 200,
-                DECL + b'<response sid="7"><playtext>hello 09876543210</playtext></response>',
+                DECL + b'<response sid="7"><playtext>hello +919876543210</playtext></response>',
             )
             raise KeyError("the test failed inside the block")
 
