@@ -37,6 +37,7 @@ takes the ``call``: ``result = yield from other_flow(call)``.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Callable, Container, Generator, Mapping
 from dataclasses import dataclass
@@ -63,6 +64,9 @@ from kookoo.lang import PlayTextLanguage
 from kookoo.phone import PhoneNumber
 from kookoo.response import Response
 from kookoo.schema import ELEMENTS
+from kookoo.session import CallSession
+
+logger = logging.getLogger("kookoo")
 
 __all__ = [
     "DialOutcome",
@@ -71,6 +75,7 @@ __all__ = [
     "FlowMismatchError",
     "Recording",
     "Registrar",
+    "Skipped",
     "Step",
     "add_flow",
 ]
@@ -95,6 +100,27 @@ _RESUMING_EVENTS: tuple[type[Event], ...] = (
 
 class FlowMismatchError(Exception):
     """A replay yielded another step than the one the call's journal recorded."""
+
+
+# journal["pending"] while a request runs the flow past an answered step (see checkpoint).
+_IN_PROGRESS = "*"
+
+
+class _CallOver(Exception):
+    """KooKoo reported the end of the call while the flow waited for something else."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """What :meth:`FlowCall.at_most_once` returns when its side effect may have run in a
+    request that did not finish: it is not run again.
+
+    Attributes:
+        key: the side effect's idempotency key (:attr:`FlowCall.once_key`), to look it up
+            downstream.
+    """
+
+    key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,9 +256,15 @@ class FlowCall:
         answers: results of named steps so far (``name=`` on a step builder).
     """
 
-    def __init__(self, call: Call, journal: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        call: Call,
+        journal: dict[str, Any],
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
         self._call = call
         self._journal = journal
+        self._checkpoint = checkpoint
         self._once_index = 0
         self._recordings = 0
         self.answers: dict[str, Any] = {}
@@ -261,29 +293,87 @@ class FlowCall:
 
     # -- replay-safe side effects -----------------------------------------------------------
 
-    def once(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run ``func(*args, **kwargs)`` exactly once per call and return its result.
+    @property
+    def once_key(self) -> str:
+        """The idempotency key of the next :meth:`once` / :meth:`at_most_once` of this flow:
+        ``"<sid>:once:<n>"``, the same on every replay and every retry of the request, so a
+        downstream system (a payment API, an SMS gateway) can drop a duplicate."""
+        return f"{self.sid}:once:{self._once_index}"
 
-        On every later replay the recorded result is returned instead.  The result must be
-        JSON (it is stored with the call).  Use it for anything with a side effect or a
+    def once(
+        self,
+        func: Callable[..., T],
+        /,
+        *args: Any,
+        key_param: str | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Run ``func(*args, **kwargs)`` for this call and replay its recorded result after.
+
+        At least once: if the request that ran ``func`` does not save the call (the worker
+        is killed, the store fails, a concurrent request wins), a later request runs it
+        again, with the same :attr:`once_key`.  Pass ``key_param="idempotency_key"`` to have
+        the key handed to ``func`` as that keyword argument.  The result must be JSON (it
+        is stored with the call).  Use it for anything with a side effect or a
         non-deterministic value: saving to a database, sending an SMS, ``time.time()``.
-
-        "Once" holds as long as the request that ran ``func`` saves the call.  If that save
-        fails (another request changed the call meanwhile and the app retries, or the store
-        is down) the record of the run is lost with it and a later request runs ``func``
-        again: make side effects idempotent where a duplicate would hurt (e.g. key them on
-        ``call.sid``).
+        For side effects that must never repeat, use :meth:`at_most_once`.
         """
         if self.suspending:
             return None  # type: ignore[return-value]  # the flow is only being put away
         results: list[Any] = self._journal["once"]
+        key = self.once_key
         index = self._once_index
         self._once_index += 1
         if index < len(results):
             recorded: T = results[index]
             return recorded
+        if key_param is not None:
+            kwargs[key_param] = key
         result = func(*args, **kwargs)
         results.append(result)
+        return result
+
+    def at_most_once(
+        self,
+        func: Callable[..., T],
+        /,
+        *args: Any,
+        key_param: str | None = None,
+        **kwargs: Any,
+    ) -> T | Skipped:
+        """Run ``func(*args, **kwargs)`` at most once for this call, whatever crashes.
+
+        The intent is saved to the store before ``func`` runs; a request that finds an intent
+        without a result (the worker died, or the result could not be saved) does not run
+        ``func`` again and gets :class:`Skipped` instead, so the flow can say so or hand the
+        case to a person.  Costs one extra store write.  ``key_param`` as for :meth:`once`.
+        """
+        if self.suspending:
+            return Skipped(self.once_key)
+        results: list[Any] = self._journal["once"]
+        started: list[int] = self._journal.setdefault("started", [])
+        key = self.once_key
+        index = self._once_index
+        self._once_index += 1
+        if index < len(results):
+            recorded = results[index]
+            if isinstance(recorded, dict) and "result" in recorded:
+                value: T = recorded["result"]
+                return value
+            return Skipped(key)
+        if index in started:  # an earlier request recorded the intent and did not finish
+            started.remove(index)
+            results.append({"skipped": True})
+            return Skipped(key)
+        if self._checkpoint is None:
+            raise RuntimeError("at_most_once needs a flow run by the app (a call store)")
+        started.append(index)
+        self._checkpoint()  # the intent is stored before the side effect runs
+        if key_param is not None:
+            kwargs[key_param] = key
+        result = func(*args, **kwargs)
+        started.remove(index)
+        results.append({"result": result})
         return result
 
     # -- single-request steps (yield them) --------------------------------------------------
@@ -475,9 +565,11 @@ class _FlowRunner:
         self.on_hangup = on_hangup
         self.__qualname__ = getattr(func, "__qualname__", "flow")
 
-    def __call__(self, event: Event, call: Call) -> Response | None:
+    def __call__(
+        self, event: Event, call: Call, session: CallSession | None = None
+    ) -> Response | None:
         journal = self._journal(event, call)
-        flow_call = FlowCall(call, journal)
+        flow_call = FlowCall(call, journal, session.checkpoint if session is not None else None)
         gen = self.func(flow_call)
         if not isinstance(gen, Generator):
             raise TypeError(f"flow {self.__qualname__} must be a generator function (use yield)")
@@ -488,7 +580,11 @@ class _FlowRunner:
             if isinstance(event, Hangup):
                 self._hang_up(gen, journal, flow_call)
                 return None
-            step = self._advance(gen, event, journal, flow_call)
+            try:
+                step = self._advance(gen, event, journal, flow_call)
+            except _CallOver:
+                self._hang_up(gen, journal, flow_call, replayed=True)
+                return None
             if step is None:
                 # The flow is over; the call is not, unless KooKoo told us so.
                 if isinstance(event, Disconnect):
@@ -517,16 +613,36 @@ class _FlowRunner:
     ) -> Step | None:
         """Replay, feed ``event`` to the pending step, and return the next step (None: done)."""
         try:
+            resumed = journal["pending"] == _IN_PROGRESS
             step = self._replay(gen, journal, flow_call)
-            if step is not None:
+            if resumed:
+                # The request that answered the last step saved a checkpoint and did not
+                # finish; this one (its retry) carries the answer already recorded.
+                logger.info(
+                    "sid=%s flow %s resumed after a checkpoint", flow_call.sid, self.__qualname__
+                )
+            elif step is not None:
                 expects = step.expects
                 if not isinstance(event, expects):
-                    raise FlowMismatchError(
-                        f"flow {self.__qualname__} waited for {expects.__name__} after its "
-                        f"{step.describe()}, but KooKoo sent {type(event).__name__}"
+                    if isinstance(event, Disconnect):
+                        # The call is over (e.g. after the fallback's hangup for a failed step).
+                        raise _CallOver
+                    # A retried request, a repeated NewCall or an event the step did not ask
+                    # for: say the pending step again instead of ending the call.
+                    logger.warning(
+                        "sid=%s flow %s waited for %s after its %s but KooKoo sent %s: "
+                        "sending that step again",
+                        flow_call.sid or "-",
+                        self.__qualname__,
+                        expects.__name__,
+                        step.describe(),
+                        type(event).__name__,
                     )
+                    return step
                 result = _result_of(event)
                 journal["steps"].append([step.signature, result])
+                # Until the next step is known; a checkpoint (at_most_once) may save this.
+                journal["pending"] = _IN_PROGRESS
                 typed = _typed(expects.__name__, result)
                 if step.name:
                     flow_call.answers[step.name] = typed
@@ -546,12 +662,18 @@ class _FlowRunner:
         return step
 
     def _hang_up(
-        self, gen: Generator[Any, Any, Any], journal: dict[str, Any], flow_call: FlowCall
+        self,
+        gen: Generator[Any, Any, Any],
+        journal: dict[str, Any],
+        flow_call: FlowCall,
+        *,
+        replayed: bool = False,
     ) -> None:
-        """The caller hung up: replay, close the flow for real, then run the hook."""
+        """The call ended: replay, close the flow for real, then run the hook."""
         if journal.get("done"):
             return
-        self._replay(gen, journal, flow_call)
+        if not replayed:
+            self._replay(gen, journal, flow_call)
         gen.close()  # the flow's finally blocks run with call.once live
         journal["pending"] = None
         journal["done"] = True
@@ -560,10 +682,18 @@ class _FlowRunner:
 
     def _journal(self, event: Event, call: Call) -> dict[str, Any]:
         current = call.journal[0] if call.journal else None
+        live = (
+            isinstance(current, dict)
+            and current.get("route") == self.route
+            and current.get("pending") is not None
+            and not current.get("done")
+        )
+        # A NewCall starts the flow, unless this call's flow is live (a repeated NewCall:
+        # the pending step is said again).
         if (
-            isinstance(event, NewCall)
-            or not isinstance(current, dict)
-            or (current.get("route") != self.route)
+            not isinstance(current, dict)
+            or current.get("route") != self.route
+            or (isinstance(event, NewCall) and not live)
         ):
             current = {"route": self.route, "steps": [], "once": [], "pending": None}
             call.journal[:] = [current]
@@ -585,7 +715,8 @@ class _FlowRunner:
             if step.name:
                 flow_call.answers[step.name] = typed
             step = gen.send(typed)
-        self._check(step, journal["pending"], len(journal["steps"]))
+        if journal["pending"] != _IN_PROGRESS:
+            self._check(step, journal["pending"], len(journal["steps"]))
         return step
 
     def _check(self, step: object, signature: str, index: int) -> None:
@@ -627,8 +758,8 @@ def add_flow(
     """
     runner = _FlowRunner(func, route, on_hangup)
 
-    def handler(event: Event, call: Call) -> Response | None:
-        return runner(event, call)
+    def handler(event: Event, call: Call, session: CallSession | None = None) -> Response | None:
+        return runner(event, call, session)
 
     handler.__qualname__ = runner.__qualname__
     for event_type in (NewCall, Hangup, *_RESUMING_EVENTS):

@@ -50,7 +50,7 @@ class CallSession:
         session.commit()          # ConflictError if another request saved first
     """
 
-    __slots__ = ("_fresh", "call", "call_class", "discarded", "event", "store")
+    __slots__ = ("_fresh", "call", "call_class", "conflict", "discarded", "event", "store")
 
     def __init__(
         self, store: CallStore | None, event: Event, *, call_class: type[Call] = Call
@@ -60,6 +60,8 @@ class CallSession:
         self.call_class = call_class
         self.call: Call | None = None
         self.discarded = False
+        #: The conflict a :meth:`checkpoint` ran into, if any (the app then re-runs the request).
+        self.conflict: ConflictError | None = None
         # A NewCall starts a call: the first try creates the record without reading it.
         # If one exists after all (state saved before the call, or a repeated NewCall), the
         # create conflicts and the next open() reads the stored call.
@@ -71,6 +73,7 @@ class CallSession:
         Raises whatever the store raises when it cannot be read.
         """
         self.discarded = False
+        self.conflict = None
         event = self.event
         stored = None
         if self.store is not None and not self._fresh:
@@ -112,6 +115,25 @@ class CallSession:
             return
         self.store.save(self.call)
 
+    def checkpoint(self) -> None:
+        """Save the call now, in the middle of the request (compare-and-set); the request's
+        own save at the end then saves what changed after.
+
+        :meth:`kookoo.flow.FlowCall.at_most_once` uses it to store an intent before its side
+        effect runs.
+
+        Raises:
+            ConflictError: another request saved first; it is also kept in
+                :attr:`conflict`, so the app re-runs the request instead of failing it.
+        """
+        if self.store is None or self.call is None:
+            return
+        try:
+            self.store.save(self.call)
+        except ConflictError as exc:
+            self.conflict = exc
+            raise
+
     def retry_is_free(self, error: ConflictError) -> bool:
         """True when ``error`` came from creating a call that existed already (a repeated
         ``NewCall``): running again on the stored call does not count as a retry."""
@@ -124,9 +146,10 @@ class CallSession:
 def _capture_numbers(call: Call, event: Event) -> None:
     """Keep the caller and the called number, from the typed event."""
     if isinstance(event, NewCall):
-        if event.caller is not None:
+        # A repeated NewCall of a live call keeps what the first one stored.
+        if event.caller is not None and (call.caller is None or call.version == 0):
             call.caller = event.caller
-        if event.called_number is not None:
+        if event.called_number is not None and (call.called_number is None or call.version == 0):
             call.called_number = event.called_number
     elif isinstance(event, NewSms):
         if event.sender is not None:

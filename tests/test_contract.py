@@ -146,7 +146,9 @@ def test_history_keeps_the_last_history_limit_events_after_251() -> None:
 # -- a repeated NewCall ------------------------------------------------------------------------
 
 
-def test_a_repeated_new_call_starts_the_flow_again_instead_of_resuming_it() -> None:
+def test_a_repeated_new_call_of_a_live_flow_says_the_pending_step_again() -> None:
+    """KooKoo retries a NewCall whose reply was lost; a live flow is not restarted (its answers
+    and once results stay) but says its pending step again (issue 11: resync)."""
     app = KooKoo(store=MemoryStore())
 
     @app.flow("/")
@@ -159,20 +161,38 @@ def test_a_repeated_new_call_starts_the_flow_again_instead_of_resuming_it() -> N
         '<response sid="5"><collectdtmf l="2" o="5000"><playtext>Your age?</playtext>'
         "</collectdtmf></response>"
     )
-    client = Client(app)
-    assert client.get("/?event=NewCall&sid=5&cid=09876543210").data == first_question
-    assert client.get("/?event=GotDTMF&sid=5&data=42").data == xml(
+    second_question = xml(
         '<response sid="5"><collectdtmf l="1" o="5000"><playtext>You are 42. Your floor?'
         "</playtext></collectdtmf></response>"
     )
-    # KooKoo sends NewCall again for this sid: the call starts over, the old answers are gone.
+    client = Client(app)
     assert client.get("/?event=NewCall&sid=5&cid=09876543210").data == first_question
-    assert client.get("/?event=GotDTMF&sid=5&data=7").data == xml(
-        '<response sid="5"><collectdtmf l="1" o="5000"><playtext>You are 7. Your floor?'
-        "</playtext></collectdtmf></response>"
-    )
+    assert client.get("/?event=NewCall&sid=5&cid=09876543210").data == first_question
+    assert client.get("/?event=GotDTMF&sid=5&data=42").data == second_question
+    assert client.get("/?event=NewCall&sid=5&cid=09876543210").data == second_question
     assert client.get("/?event=GotDTMF&sid=5&data=3").data == xml(
         '<response sid="5"><playtext>Thank you</playtext><hangup/></response>'
+    )
+
+
+def test_a_new_call_after_the_flow_ended_starts_it_again() -> None:
+    """An old, finished journal is never resumed."""
+    app = KooKoo(store=MemoryStore())
+
+    @app.flow("/")
+    def short(call: FlowCall) -> Generator[Step, Any, None]:
+        digit = yield call.ask_digits("Key?", max_digits=1)
+        yield call.say(f"Key {digit}")
+
+    client = Client(app)
+    client.get("/?event=NewCall&sid=6")
+    client.get("/?event=GotDTMF&sid=6&data=1")
+    assert client.get("/?sid=6").data == xml(  # the event-less continuation
+        '<response sid="6"><hangup/></response>'
+    )
+    assert client.get("/?event=NewCall&sid=6").data == xml(
+        '<response sid="6"><collectdtmf l="1" o="5000"><playtext>Key?</playtext>'
+        "</collectdtmf></response>"
     )
 
 
@@ -487,8 +507,8 @@ def test_a_handler_returning_the_wrong_type_gives_the_fallback_and_names_the_han
     problems = [text for _, _, text in logged]
     prefix = "test_a_handler_returning_the_wrong_type_gives_the_fallback_and_names_the_handler"
     assert problems == [
-        f"handler {prefix}.<locals>.count returned int; return a Response, KooKoo XML as str/bytes, "
-        "or None for Hangup/Disconnect",
-        f"handler {prefix}.<locals>.as_dict returned dict; return a Response, KooKoo XML as str/bytes, "
-        "or None for Hangup/Disconnect",
+        f"handler {prefix}.<locals>.count returned int; return a Response, KooKoo XML as "
+        "str/bytes, or None for Hangup/Disconnect",
+        f"handler {prefix}.<locals>.as_dict returned dict; return a Response, KooKoo XML as "
+        "str/bytes, or None for Hangup/Disconnect",
     ]

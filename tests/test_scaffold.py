@@ -40,7 +40,7 @@ def test_an_unknown_required_parameter_lists_what_kookoo_fills() -> None:
     def menu(event: GotDTMF, account: str) -> Response:
         return Response().hangup()
 
-    with pytest.raises(TypeError, match=r"kookoo fills only 'call', 'request', 'lang'$"):
+    with pytest.raises(TypeError, match=r"kookoo fills only 'call', 'request', 'session', 'lang'$"):
         app.add_handler(GotDTMF, menu, route="/ivr/<lang>")
 
 
