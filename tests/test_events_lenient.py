@@ -135,7 +135,13 @@ def test_hangup_during_a_stream_keeps_the_stream_status_and_length() -> None:
 
 def test_hangup_during_a_dial_types_the_dial_leftovers_only() -> None:
     event = parse_event(
-        {"event": "Hangup", "sid": "1", "process": "dial", "status": "answered", "callduration": "3"}
+        {
+            "event": "Hangup",
+            "sid": "1",
+            "process": "dial",
+            "status": "answered",
+            "callduration": "3",
+        }
     )
     assert isinstance(event, Hangup)
     assert (event.dial_status, event.dial_talk_seconds) == ("answered", 3)
