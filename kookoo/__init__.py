@@ -12,6 +12,7 @@ from __future__ import annotations
 from kookoo.app import HandlerError, HandlerGroup, KooKoo
 from kookoo.calls import Call, CallStateError
 from kookoo.events import (
+    CallStatus,
     Conference,
     Continue,
     Dial,
@@ -45,6 +46,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Call",
     "CallStateError",
+    "CallStatus",
     "CollectDtmf",
     "Conference",
     "Continue",

@@ -20,7 +20,7 @@ reply), or :class:`CallStatus` when it carries the outbound completion callback'
 
 >>> event = parse_event({"event": "GotDTMF", "sid": "123", "data": "42#"})
 >>> event
-GotDTMF(sid='123', digits='42', caller=None)
+GotDTMF(sid='123', digits='42')
 >>> isinstance(event, GotDTMF) and event.name
 'GotDTMF'
 """
