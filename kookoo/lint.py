@@ -238,6 +238,8 @@ def _is_absolute_url(value: str) -> bool:
 
 
 def _example_url(relative: str) -> str:
+    if relative.startswith("//"):  # scheme-relative: the host is there, the scheme is not
+        return "https:" + relative
     return urljoin("https://example.com/", relative)
 
 

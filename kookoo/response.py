@@ -58,6 +58,7 @@ _XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._\-]*")
 # "//host/x" (or with backslashes, which browsers and many URL parsers read as slashes) is not
 # relative to the app: resolved against the request it names another host.
 _SCHEME_RELATIVE = re.compile(r"\s*[/\\]{2}")
+_MAY_BE_SCHEME_RELATIVE = frozenset("/\\ \t\r\n\f\v")
 
 
 class XMLValueError(ValueError):
@@ -90,7 +91,8 @@ def _illegal_char_message(where: str, value: str) -> str:
 
 
 def _refuse_scheme_relative(element: str, name: str, value: str) -> None:
-    if _SCHEME_RELATIVE.match(value):
+    # The first-character test keeps the common case (an absolute URL) off the regex.
+    if value[:1] in _MAY_BE_SCHEME_RELATIVE and _SCHEME_RELATIVE.match(value):
         raise XMLValueError(
             f"{element}: {name}={value!r} is a scheme-relative URL ('//host/...'): resolved "
             "against the request it would point at another host. Write the full URL "

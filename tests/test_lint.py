@@ -271,6 +271,12 @@ def test_absolute_urls_pass(url: str) -> None:
     assert lint(f"<response><playaudio>{url}</playaudio></response>") == []
 
 
+def test_kk103_scheme_relative_url_example_keeps_its_host() -> None:
+    finding = only("<response><playaudio>//cdn.example/a.wav</playaudio></response>")
+    assert finding.code == "KK103"
+    assert finding.message.endswith("e.g. 'https://cdn.example/a.wav'.")
+
+
 def test_kk103_url_attributes() -> None:
     doc = '<response><stream url="/ws" is_sip="true">1</stream></response>'
     finding = only(doc)
