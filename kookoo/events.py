@@ -242,7 +242,7 @@ class GotDTMF(_RepeatsCaller, Event):
 
     name: ClassVar[str] = "GotDTMF"
 
-    digits: str | None = ""
+    digits: str | None = None
 
     @property
     def no_input(self) -> bool:
@@ -453,7 +453,7 @@ class Recognize(Event):
 
     name: ClassVar[str] = "Recognize"
 
-    text: str | None = ""
+    text: str | None = None
 
     @classmethod
     def _from_request(cls, request: _Request) -> Self:
@@ -497,7 +497,7 @@ class NewSms(Event):
     name: ClassVar[str] = "NewSms"
 
     sender: PhoneNumber | None = None
-    message: str | None = ""
+    message: str | None = None
 
     @classmethod
     def _from_request(cls, request: _Request) -> Self:
