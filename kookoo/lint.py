@@ -58,8 +58,9 @@ from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 from kookoo import schema
+from kookoo.node import Node, source_line
 from kookoo.parser import parse_response, parse_tree
-from kookoo.response import Node, Response, ResponseParseError, source_line
+from kookoo.response import Response, ResponseParseError
 from kookoo.schema import AttrSpec, ElementSpec
 
 __all__ = ["RULES", "Finding", "Severity", "has_errors", "lint"]

@@ -12,7 +12,8 @@ import re
 from lxml import etree
 
 from kookoo import schema
-from kookoo.response import Response, ResponseParseError, source_line
+from kookoo.node import source_line
+from kookoo.response import Response, ResponseParseError
 
 __all__ = ["MAX_RESPONSE_BYTES", "parse_response", "parse_tree"]
 
