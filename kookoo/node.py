@@ -242,7 +242,7 @@ class Node:
                 )
             if not text and spec.text_required:
                 raise XMLValueError(f"{spec.tag}: {spec.text_keyword} must not be empty")
-            if spec.text == "url":
+            if spec.text == "url" and text[:1] in _MAY_BE_SCHEME_RELATIVE:
                 _refuse_scheme_relative(spec.tag, spec.text_keyword, text)
         parent = self._element
         if values.count(None) == len(values):  # no attributes: the common case, kept cheap
