@@ -37,15 +37,16 @@ takes the ``call``: ``result = yield from other_flow(call)``.
 
 from __future__ import annotations
 
-import datetime as _dt
 import zlib
 from collections.abc import Callable, Container, Generator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
+
+from lxml import etree
 
 from kookoo.calls import Call
 from kookoo.events import (
+    EVENT_TYPES,
     Conference,
     Continue,
     Dial,
@@ -58,11 +59,10 @@ from kookoo.events import (
     Record,
     Stream,
 )
-from kookoo.lang import PlayTextLanguage, SayAsFormat, SayAsFormatName, SayAsLanguage
+from kookoo.lang import PlayTextLanguage
+from kookoo.phone import PhoneNumber
 from kookoo.response import Response
-
-if TYPE_CHECKING:
-    from kookoo.scaffold import _Scaffold
+from kookoo.schema import ELEMENTS
 
 __all__ = [
     "DialOutcome",
@@ -70,6 +70,7 @@ __all__ = [
     "FlowFunction",
     "FlowMismatchError",
     "Recording",
+    "Registrar",
     "Step",
     "add_flow",
 ]
@@ -115,109 +116,108 @@ class DialOutcome:
     message: str | None
 
 
-class Step:
-    """One reply of a flow: prompts, then at most one thing KooKoo reports back.
+class Step(Response):
+    """One reply of a flow: a :class:`~kookoo.Response` with everything a Response offers
+    (the same typed builder methods: prompts, Say-As, SMS, dial, record, ...), ending with at
+    most one element that KooKoo reports back on.
 
-    Made by :class:`FlowCall` methods and chainable (``call.say("Thanks").hangup()``).  The
-    reply is built lazily, so replaying the steps of a long flow costs little.  ``name`` keys the
-    step's result in the answers handed to the ``on_hangup`` hook.
+    Made by :class:`FlowCall` methods (``call.say("Thanks").hangup()``) or
+    :meth:`FlowCall.step` for a blank one.  What the flow function receives back for it
+    depends on that last element: the digits for ``<collectdtmf>``, a :class:`Recording`
+    for ``<record>``, a :class:`DialOutcome` for ``<dial>``, the text for ``<recognize>``,
+    ``None`` otherwise.  ``name`` keys the step's result in the answers handed to the
+    ``on_hangup`` hook.
+
+    >>> step = Step(name="pin").play_text("Welcome").send_sms("hi", to="9876543210")
+    >>> with step.collect_dtmf(max_digits=4) as pin:
+    ...     _ = pin.play_text("Enter your PIN")
+    >>> step.expects.__name__
+    'GotDTMF'
     """
 
-    __slots__ = ("expects", "jumps", "name", "ops")
+    __slots__ = ("name",)
 
-    def __init__(self, name: str | None = None) -> None:
-        self.ops: list[tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]] = []
-        self.expects: type[Event] = Continue
-        #: True for a :meth:`goto` step: the flow ends and the next request starts afresh.
-        self.jumps = False
+    def __init__(self, *, sid: str | None = None, name: str | None = None) -> None:
+        super().__init__(sid=sid)
         self.name = name
 
-    def _op(self, method: str, *args: Any, **kwargs: Any) -> Step:
-        if self.expects is not Continue:
-            raise ValueError(
-                f"a step ends with the element KooKoo reports back ({self.expects.__name__}); "
-                f"start a new step for {method}()"
-            )
-        self.ops.append((method, args, tuple(kwargs.items())))
-        return self
+    @property
+    def expects(self) -> type[Event]:
+        """The event KooKoo sends for this step: that of its last element which produces
+        one (``GotDTMF`` for ``<collectdtmf>``, ``Disconnect`` for ``<hangup>``, ...),
+        ``Hangup`` for a :attr:`jumps` step, :class:`~kookoo.events.Continue` otherwise."""
+        return self._shape()[0]
 
-    def say(self, text: str, *, lang: PlayTextLanguage | None = None) -> Step:
-        """Speak ``text``."""
-        return self._op("play_text", text, lang=lang)
+    @property
+    def jumps(self) -> bool:
+        """True for a step with ``<gotourl>``: the flow ends and the next request starts
+        afresh on that URL."""
+        return self._shape()[1]
 
-    def play(self, url: str) -> Step:
-        """Play the audio at ``url``."""
-        return self._op("play_audio", url)
+    def _shape(self) -> tuple[type[Event], bool]:
+        """(what the step waits for, whether it jumps), in one pass over its elements."""
+        expects: type[Event] = Continue
+        for element in self._element:
+            tag = element.tag
+            if tag == "gotourl":
+                return Hangup, True  # nothing comes back to this step
+            event = _EVENT_OF_TAG.get(tag) if isinstance(tag, str) else None
+            if event is not None:
+                expects = event
+        return expects, False
 
-    def say_as(
-        self,
-        value: str | int | Decimal | _dt.date,
-        *,
-        format: SayAsFormat | SayAsFormatName | int,  # KooKoo's own name
-        lang: SayAsLanguage | None = None,
-    ) -> Step:
-        """Speak a value as a number, date, amount or digits (see :meth:`Response.say_as`)."""
-        return self._op("say_as", value, format=format, lang=lang)
-
-    def hangup(self) -> Step:
-        """End the call after the prompts."""
-        self._op("hangup")
-        self.expects = Disconnect
-        return self
-
-    def goto(self, url: str) -> Step:
-        """Send KooKoo's next request to ``url``; the flow ends here."""
-        self._op("goto_url", url)
-        self.expects = Hangup  # nothing comes back to this step
-        self.jumps = True
-        return self
-
-    def _ends_with(self, method: str, expects: type[Event], *args: Any, **kwargs: Any) -> Step:
-        self._op(method, *args, **kwargs)
-        self.expects = expects
-        return self
+    def check(self) -> None:
+        """Refuse a step that KooKoo could not answer as one: nothing may follow the element
+        that KooKoo reports back on (it would never run), and there is at most one."""
+        seen: str | None = None
+        for element in self._element:
+            tag = element.tag if isinstance(element.tag, str) else ""
+            if seen is not None:
+                raise ValueError(
+                    f"a step ends with the element KooKoo reports back (<{seen}>); start a "
+                    f"new step for <{tag}>"
+                )
+            if tag in _EVENT_OF_TAG or tag == "gotourl":
+                seen = tag
 
     @property
     def signature(self) -> str:
         """A short fingerprint of the step's content, compared on replay."""
-        return f"{self.expects.__name__}:{zlib.crc32(repr(self.ops).encode()):08x}"
+        # The root's sid is the call's, the same on every replay of it.
+        crc = zlib.crc32(etree.tostring(self._element))
+        return f"{self.expects.__name__}:{crc:08x}"
 
     def describe(self) -> str:
         """The step in words for error messages: what it waits for and its first prompt."""
-        text = next(
-            (args[0] for _, args, _ in self._flat_ops() if args and isinstance(args[0], str)), ""
-        )
+        text = next((str(t) for t in self._element.itertext() if t.strip()), "")
         text = text if len(text) <= 40 else text[:40] + "..."
         kind = "goto" if self.jumps else self.expects.__name__
         return f"{kind} step {text!r}"
 
-    def _flat_ops(self) -> list[tuple[str, tuple[Any, ...], Any]]:
-        flat: list[tuple[str, tuple[Any, ...], Any]] = []
-        for method, args, kwargs in self.ops:
-            if method == "collect_dtmf":
-                flat.extend(args[0])
-            else:
-                flat.append((method, args, kwargs))
-        return flat
 
-    def build(self, sid: str) -> Response:
-        """The KooKoo reply for this step."""
-        reply = Response(sid=sid or None)
-        for method, args, kwargs in self.ops:
-            if method == "collect_dtmf":
-                prompts: list[tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]]
-                prompts, options = args
-                menu = reply.collect_dtmf(**dict(options))
-                for p_method, p_args, p_kwargs in prompts:
-                    getattr(menu, p_method)(*p_args, **_present(p_kwargs))
-                continue
-            getattr(reply, method)(*args, **_present(kwargs))
-        return reply
+P = ParamSpec("P")
+
+# What KooKoo reports back after each element (the schema's table, as event classes).
+_EVENT_OF_TAG: dict[str, type[Event]] = {
+    spec.tag: EVENT_TYPES.get(spec.event, Continue) for spec in ELEMENTS if spec.event is not None
+}
 
 
-def _present(kwargs: tuple[tuple[str, Any], ...] | dict[str, Any]) -> dict[str, Any]:
-    items = kwargs.items() if isinstance(kwargs, dict) else kwargs
-    return {k: v for k, v in items if v is not None}
+def _starting_with(
+    method: Callable[Concatenate[Step, P], Step],
+) -> Callable[Concatenate[FlowCall, P], Step]:
+    """A :class:`FlowCall` method that starts a new step with a :class:`Step` (so
+    :class:`~kookoo.Response`) method, with that method's own parameters and types."""
+
+    def start(self: FlowCall, /, *args: P.args, **kwargs: P.kwargs) -> Step:
+        return method(self.step(), *args, **kwargs)
+
+    start.__name__ = method.__name__
+    start.__doc__ = (
+        f"A new step that starts with :meth:`Response.{method.__name__} "
+        f"<kookoo.Response.{method.__name__}>`; chain more on it."
+    )
+    return start
 
 
 class FlowCall:
@@ -245,12 +245,12 @@ class FlowCall:
         return self._call.sid
 
     @property
-    def caller(self) -> str | None:
-        """The caller's number as KooKoo sent it at NewCall."""
+    def caller(self) -> PhoneNumber | None:
+        """The caller's number (from NewCall), as :attr:`kookoo.calls.Call.caller`."""
         return self._call.caller
 
     @property
-    def called_number(self) -> str | None:
+    def called_number(self) -> PhoneNumber | None:
         """The number the caller dialled."""
         return self._call.called_number
 
@@ -288,34 +288,33 @@ class FlowCall:
 
     # -- single-request steps (yield them) --------------------------------------------------
 
-    def say(self, text: str, *, lang: PlayTextLanguage | None = None) -> Step:
-        """A step that speaks ``text``; chain more prompts or ``.hangup()``."""
-        return Step().say(text, lang=lang)
+    def step(self, name: str | None = None) -> Step:
+        """A blank step for this call: build anything a :class:`~kookoo.Response` can on it.
 
-    def play(self, url: str) -> Step:
-        """A step that plays the audio at ``url``."""
-        return Step().play(url)
+        ``name`` keys its result in :attr:`answers`.
 
-    def say_as(
-        self,
-        value: str | int | Decimal | _dt.date,
-        *,
-        format: SayAsFormat | SayAsFormatName | int,  # KooKoo's own name
-        lang: SayAsLanguage | None = None,
-    ) -> Step:
-        """A step that speaks a value in a Say-As format (``format="currency"``)."""
-        return Step().say_as(value, format=format, lang=lang)
+        >>> # yield call.step("city").play_text("Say your city").recognize(lang="hi-IN")
+        """
+        return Step(name=name)  # the runner puts the call's sid on the step it sends
+
+    say = _starting_with(Step.play_text)
+    play = _starting_with(Step.play_audio)
+    say_as = _starting_with(Step.say_as)
+    send_sms = _starting_with(Step.send_sms)
+    dial = _starting_with(Step.dial)
+    recognize = _starting_with(Step.recognize)
+    conference = _starting_with(Step.conference)
 
     def hangup(self, text: str | None = None, *, lang: PlayTextLanguage | None = None) -> Step:
         """A step that (optionally says ``text`` and) hangs up."""
-        step = Step()
+        step = self.step()
         if text:
-            step.say(text, lang=lang)
+            step.play_text(text, lang=lang)
         return step.hangup()
 
     def goto(self, url: str) -> Step:
         """A step that sends the call to another route or URL; this flow ends there."""
-        return Step().goto(url)
+        return self.step().goto_url(url)
 
     def ask_digits(
         self,
@@ -328,14 +327,14 @@ class FlowCall:
         name: str | None = None,
     ) -> Step:
         """A step that speaks ``prompt`` and collects digits; its result is the digits
-        (``""`` when the caller pressed nothing)."""
-        prompts = [("play_text", (prompt,), (("lang", lang),))]
-        options: tuple[tuple[str, Any], ...] = (
-            ("max_digits", max_digits),
-            ("terminator", terminator),
-            ("timeout_ms", timeout_ms),
+        (``""`` when the caller pressed nothing).  For more prompts or options, build it on
+        :meth:`step` with :meth:`~kookoo.Response.collect_dtmf`."""
+        step = self.step(name)
+        menu = step.collect_dtmf(
+            max_digits=max_digits, terminator=terminator, timeout_ms=timeout_ms
         )
-        return Step(name)._ends_with("collect_dtmf", GotDTMF, prompts, options)
+        menu.play_text(prompt, lang=lang)
+        return step
 
     def record(
         self,
@@ -350,62 +349,18 @@ class FlowCall:
     ) -> Step:
         """A step that speaks ``prompt`` and records the caller; its result is a
         :class:`Recording`.  ``filename`` defaults to ``<sid>-<n>``."""
-        step = Step(name)
+        step = self.step(name)
         if prompt:
-            step.say(prompt, lang=lang)
+            step.play_text(prompt, lang=lang)
         # Counted per pass, so every replay names the recording the same way.
         self._recordings += 1
         count = self._recordings
-        return step._ends_with(
-            "record",
-            Record,
+        return step.record(
             filename or f"{self.sid or 'test-ping'}-{count}",
             format=format,
             silence_seconds=silence_seconds,
             max_seconds=max_seconds,
         )
-
-    def dial(
-        self,
-        number: str,
-        *,
-        prompt: str | None = None,
-        record: bool | None = None,
-        limit_seconds: int | None = None,
-        timeout: int | None = None,
-        moh: Literal["default", "ring", "normal"] | None = None,
-        caller_id: str | None = None,
-        name: str | None = None,
-    ) -> Step:
-        """A step that (says ``prompt`` and) connects the caller to ``number``; its result is
-        a :class:`DialOutcome`."""
-        step = Step(name)
-        if prompt:
-            step.say(prompt)
-        return step._ends_with(
-            "dial",
-            Dial,
-            number,
-            record=record,
-            limit_seconds=limit_seconds,
-            timeout=timeout,
-            moh=moh,
-            caller_id=caller_id,
-        )
-
-    def recognize(
-        self,
-        prompt: str | None = None,
-        *,
-        lang: Literal["en", "hi", "en-IN", "hi-IN"] | None = None,
-        grammar: str | None = None,
-        name: str | None = None,
-    ) -> Step:
-        """A step that listens for speech; its result is the recognised text."""
-        step = Step(name)
-        if prompt:
-            step.say(prompt)
-        return step._ends_with("recognize", Recognize, lang=lang, grammar=grammar)
 
     # -- multi-request helpers (yield from them) --------------------------------------------
 
@@ -477,6 +432,13 @@ class FlowCall:
         return (yield from self.menu(prompt, {yes: True, no: False}, attempts=attempts, lang=lang))
 
 
+def _with_sid(step: Step, sid: str) -> Step:
+    """The step as the reply, carrying the call's sid (a step made as ``Step()`` has none)."""
+    if sid and step.sid is None:
+        step._element.set("sid", sid)
+    return step
+
+
 def _result_of(event: Event) -> Any:
     """The JSON form of what an event reports for the step it answers."""
     if isinstance(event, GotDTMF):
@@ -535,12 +497,11 @@ class _FlowRunner:
             if step.jumps:
                 # The flow ends here: close it for real (cleanup runs), then forget it, so a
                 # jump to this same route starts the flow again from the top.
-                reply = step.build(call.sid)
                 gen.close()
                 call.journal[:] = []
-                return reply
+                return _with_sid(step, call.sid)
             journal["pending"] = step.signature
-            return step.build(call.sid)
+            return _with_sid(step, call.sid)
         finally:
             # The generator is put away at the end of every request (the next one replays
             # it); its finally blocks run now and see `suspending`, so call.once is inert.
@@ -581,6 +542,7 @@ class _FlowRunner:
                 f"flow {self.__qualname__} yielded {type(step).__name__}; yield a step such as "
                 "call.say(...) or call.ask_digits(...)"
             )
+        step.check()
         return step
 
     def _hang_up(
@@ -618,7 +580,8 @@ class _FlowRunner:
         step = next(gen)
         for index, (signature, result) in enumerate(journal["steps"]):
             self._check(step, signature, index)
-            typed = _typed(step.expects.__name__, result)
+            # The signature starts with what the step waited for ("GotDTMF:1a2b3c4d").
+            typed = _typed(signature.partition(":")[0], result)
             if step.name:
                 flow_call.answers[step.name] = typed
             step = gen.send(typed)
@@ -636,8 +599,22 @@ class _FlowRunner:
             )
 
 
+class Registrar(Protocol):
+    """Where :func:`add_flow` registers a flow: an app or a handler group."""
+
+    def add_handler(
+        self,
+        event_type: type[Event],
+        func: Callable[..., Any],
+        *,
+        route: str = "/",
+        step: str | None = None,
+    ) -> None:
+        """Register ``func`` for ``event_type`` on ``route``."""
+
+
 def add_flow(
-    scaffold: _Scaffold,
+    scaffold: Registrar,
     route: str,
     func: FlowFunction,
     *,

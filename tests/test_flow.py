@@ -200,11 +200,11 @@ def test_play_only_step_continues_and_results_are_typed() -> None:
         seen: list[Any] = []
         last_pass["seen"] = seen  # every replay starts afresh; the last pass wins
         seen.append((yield call.say("Welcome")))
-        outcome = yield call.dial("08041169706", prompt="Connecting", record=True, moh="ring")
+        outcome = yield call.say("Connecting").dial("08041169706", record=True, moh="ring")
         seen.append(outcome)
         recording = yield call.record(None, max_seconds=10, filename="msg")
         seen.append(recording)
-        said = yield call.recognize("Say yes or no", lang="en")
+        said = yield call.say("Say yes or no").recognize(lang="en")
         seen.append(said)
         yield call.goto("http://other.example.in/ivr?from=flow")
 
