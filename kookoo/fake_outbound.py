@@ -39,7 +39,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -61,6 +61,7 @@ __all__ = [
     "CallbackResult",
     "FakeOutbound",
     "FakeRequest",
+    "HasSid",
     "OutboundCallPlay",
     "Outcome",
     "QueuedFakeCall",
@@ -149,6 +150,13 @@ class _Rule:
     http_status: int = 200
 
 
+class HasSid(Protocol):
+    """Anything naming a call by its sid (a :class:`~kookoo.outbound.QueuedCall`)."""
+
+    @property
+    def sid(self) -> str: ...
+
+
 class _QuietHandler(WSGIRequestHandler):
     """Werkzeug's handler without the access log: request lines carry the API key."""
 
@@ -223,8 +231,13 @@ class FakeOutbound:
         """Let every stalled request answer (late)."""
         self._released.set()
 
-    def call(self, sid: str | None = None) -> QueuedFakeCall:
-        """The queued call with this sid (default: the latest)."""
+    def call(self, sid: HasSid | str | None = None) -> QueuedFakeCall:
+        """The queued call with this sid (or the sid of ``sid``, e.g. a
+        :class:`~kookoo.outbound.QueuedCall`; default: the latest)."""
+        if isinstance(sid, QueuedFakeCall):
+            return sid
+        if sid is not None and not isinstance(sid, str):
+            sid = sid.sid
         if not self.calls:
             raise LookupError("the fake queued no call yet")
         if sid is None:
@@ -368,7 +381,7 @@ class FakeOutbound:
 
     def answer(
         self,
-        call: QueuedFakeCall | str | None = None,
+        call: HasSid | str | None = None,
         app: WSGIApplication | str | None = None,
         *,
         ring_seconds: int = 4,
@@ -384,7 +397,7 @@ class FakeOutbound:
         ``callback_app`` receives the callback in-process (default: ``app`` when it is a WSGI
         app, else HTTP to ``callback_url``).
         """
-        queued = call if isinstance(call, QueuedFakeCall) else self.call(call)
+        queued = self.call(call)
         started = self.clock() + ring_seconds
         simulator = self._target(queued, app)
         simulated = simulator.call(
@@ -405,7 +418,7 @@ class FakeOutbound:
 
     def play(
         self,
-        call: QueuedFakeCall | str | None = None,
+        call: HasSid | str | None = None,
         app: WSGIApplication | str | None = None,
         *,
         presses: Iterable[str] = (),
@@ -422,7 +435,7 @@ class FakeOutbound:
 
     def not_answered(
         self,
-        call: QueuedFakeCall | str | None = None,
+        call: HasSid | str | None = None,
         *,
         status: str = "ring",
         status_details: str = "NoAnswer",
@@ -432,7 +445,7 @@ class FakeOutbound:
         """Nobody answers: no ``NewCall``, only the completion callback (``status=ring``,
         ``status_details=NoAnswer``, ``duration=0`` by default; ``busy`` and others are
         [U]). Returns what the app answered, or ``None`` without a ``callback_url``."""
-        queued = call if isinstance(call, QueuedFakeCall) else self.call(call)
+        queued = self.call(call)
         fields = self.callback_fields(
             queued,
             status=status,
