@@ -49,7 +49,7 @@ from kookoo.outbound import (
     parse_reply,
     sms_number,
 )
-from kookoo.stores import MemoryStore, SQLiteStore
+from kookoo.stores import CallStore, ConflictError, MemoryStore, RedisStore, SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -778,7 +778,7 @@ class FakeClock:
 NOON = ist(2026, 12, 2, 12, 0)
 
 
-def make_pacer(store: MemoryStore | SQLiteStore, clock: FakeClock, **options: object) -> Pacer:
+def make_pacer(store: CallStore, clock: FakeClock, **options: object) -> Pacer:
     settings: dict[str, object] = {"calls_per_second": 2.0, "max_concurrent": 2}
     settings.update(options)
     return Pacer(store, clock=clock, sleep=clock.sleep, **settings)  # type: ignore[arg-type]
@@ -885,9 +885,22 @@ def test_pacer_arguments_are_checked() -> None:
         Pacer(store, max_concurrent=0, slot_timeout=60)
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_racing_threads_never_exceed_the_ceiling(kind: str, tmp_path: Path) -> None:
-    store = MemoryStore() if kind == "memory" else SQLiteStore(tmp_path / "calls.sqlite3")
+STORES = ["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)]
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_racing_threads_never_exceed_the_ceiling(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    store: CallStore
+    if kind == "memory":
+        store = MemoryStore()
+    elif kind == "sqlite":
+        store = SQLiteStore(tmp_path / "calls.sqlite3")
+    else:
+        store = RedisStore(
+            request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix")
+        )
     clock = FakeClock(NOON)
     pacer = Pacer(store, calls_per_second=None, max_concurrent=5, clock=clock, max_conflicts=1000)
     barrier = threading.Barrier(8)
@@ -963,3 +976,55 @@ def test_pacer_place_call_binds_and_frees(fake: FakeOutbound, client: Client) ->
     assert len(pacer.slots()) == 2
     assert pacer.release(queued.sid) is True
     assert [s.phone_no for s in pacer.slots()] == ["09000000002"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DNDError("Phone number in DND list", api="call", phone_no="09876543210", raw=b"<r/>"),
+        ConnectError("down", api="sms", cause="refused", attempts=4, timed_out=True),
+        ReplyTimeoutError("late", api="call", phone_no="0", cause="ReadTimeoutError"),
+        BadReplyError("odd", api="call", http_status=502, raw=b"x"),
+    ],
+)
+def test_errors_survive_pickling_for_task_queues(error: OutboundError) -> None:
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert vars(copy) == vars(error)
+
+
+@pytest.mark.parametrize("base", [MemoryStore, SQLiteStore])
+def test_a_lost_compare_and_set_race_is_retried_on_fresh_state(
+    base: type[MemoryStore] | type[SQLiteStore], tmp_path: Path
+) -> None:
+    """Another worker takes the last slot between this pacer's load and its save: the save
+    conflicts, the pacer reloads, sees the slot taken and answers Busy instead of overbooking."""
+
+    class Interfering(base):  # type: ignore[valid-type,misc]
+        hook: object = None
+        conflicts = 0
+
+        def save(self, call: object) -> None:
+            hook, self.hook = self.hook, None
+            if callable(hook):
+                hook()
+            try:
+                super().save(call)
+            except ConflictError:
+                self.conflicts += 1
+                raise
+
+    store = Interfering() if base is MemoryStore else Interfering(tmp_path / "calls.sqlite3")
+    clock = FakeClock(NOON)
+    mine = make_pacer(store, clock, calls_per_second=None, max_concurrent=1)
+    theirs = make_pacer(store, clock, calls_per_second=None, max_concurrent=1)
+    taken: list[Slot | Busy] = []
+    store.hook = lambda: taken.append(theirs.try_acquire())
+    got = mine.try_acquire()
+    assert isinstance(taken[0], Slot)
+    assert got == Busy("concurrency", 1800, 1)
+    assert store.conflicts == 1
+    assert [s.token for s in mine.slots()] == [taken[0].token]

@@ -11,6 +11,20 @@
 
 The fake KooKoo endpoint for tests is :mod:`kookoo.fake_outbound`.
 
+What ``protocol.md`` marks uncertain [U], and what kookoo does about it:
+
+- the reply's root element (``<response>`` or ``<request>``), tag case, and a possible JSON
+  reply: all read (:func:`parse_reply`); a status word that is neither accepted nor refused is
+  a :class:`BadReplyError`, never a guess;
+- the list of error messages: classified by their words (:func:`classify_message`);
+  unrecognised ones are :class:`RejectedError` with ``reason="other"`` and KooKoo's message;
+- the endpoint's scheme and region: :data:`DEFAULT_BASE_URL` is https, ``base_url`` changes it;
+- what KooKoo does with both ``url`` and ``extra_data``: refused before sending;
+- international dialling and non-Indian SMS: calls send ``00`` + the number, SMS refuse it;
+- the completion callback's ``status`` vocabulary and ``start_time`` format: the client does
+  not read callbacks (the app's ``CallStatus`` event does); :meth:`Pacer.release` only needs
+  the ``sid``.
+
 Example::
 
     from kookoo.outbound import Client, DNDError

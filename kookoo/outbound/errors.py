@@ -23,7 +23,7 @@ holds the request URL, key included).
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "AuthenticationError",
@@ -73,6 +73,18 @@ class OutboundError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r}, api={self.api!r}, phone_no={self.phone_no!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not survive pickle's default (positional args only);
+        # task queues (Celery, multiprocessing) pickle exceptions, so rebuild from the state.
+        return (_rebuild, (type(self), str(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[OutboundError], message: str, state: dict[str, Any]) -> OutboundError:
+    error = cls.__new__(cls, message)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class RejectedError(OutboundError):
