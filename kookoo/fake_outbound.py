@@ -48,13 +48,18 @@ from werkzeug.wrappers import Response as HTTPResponse
 
 from kookoo.outbound.window import IST, CallingWindow
 from kookoo.phone import normalize_indian_number
-from kookoo.testing import DEFAULT_CALLED_NUMBER, SimulatedCall, Simulator
 from kookoo.transport import _is_loopback
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    from kookoo.testing import SimulatedCall, Simulator
+
+# kookoo.testing is imported where it is used, so that kookoo.testing can re-export this
+# module's names at its top without an import cycle.
+
 __all__ = [
+    "DEFAULT_CALLER_ID",
     "MESSAGES",
     "SMS_CALLING_HOURS_MESSAGE",
     "TEST_API_KEY",
@@ -67,6 +72,9 @@ __all__ = [
     "QueuedFakeCall",
 ]
 
+DEFAULT_CALLER_ID = "918065740671"
+"""The DID a call shows when ``caller_id`` was not sent (the simulator's default
+``called_number``)."""
 TEST_API_KEY = "KK0123456789abcdef0123456789abcdef"
 """The key :class:`FakeOutbound` accepts by default (KooKoo's shape: ``KK`` + 32 hex)."""
 
@@ -367,6 +375,8 @@ class FakeOutbound:
     # -- playing calls -----------------------------------------------------------------------
 
     def _target(self, queued: QueuedFakeCall, app: WSGIApplication | str | None) -> Simulator:
+        from kookoo.testing import Simulator
+
         if queued.url is None and queued.extra_data is not None and app is None:
             return Simulator(_ExtraData(queued.extra_data), url="http://kookoo.invalid/extra")
         if app is None:
@@ -402,7 +412,7 @@ class FakeOutbound:
         simulator = self._target(queued, app)
         simulated = simulator.call(
             queued.phone_no,
-            called_number=queued.caller_id or DEFAULT_CALLED_NUMBER,
+            called_number=queued.caller_id or DEFAULT_CALLER_ID,
             sid=queued.sid,
             params={"outbound_sid": queued.sid},
         )
@@ -471,7 +481,7 @@ class FakeOutbound:
             "sid": queued.sid,
             "status": status,
             "status_details": status_details,
-            "caller_id": queued.caller_id or DEFAULT_CALLED_NUMBER,
+            "caller_id": queued.caller_id or DEFAULT_CALLER_ID,
             "phone_no": queued.phone_no,
             "start_time": datetime.fromtimestamp(started_at, IST).strftime("%Y-%m-%d %H:%M:%S"),
             "duration": str(duration),

@@ -3,9 +3,13 @@ loopback, and the outbound calls it plays into apps (NewCall, key presses, the c
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -17,6 +21,7 @@ from werkzeug.wrappers import Response as HTTPResponse
 
 from kookoo import GotDTMF, KooKoo, NewCall, Response
 from kookoo.fake_outbound import (
+    DEFAULT_CALLER_ID,
     MESSAGES,
     TEST_API_KEY,
     CallbackResult,
@@ -25,10 +30,12 @@ from kookoo.fake_outbound import (
 )
 from kookoo.outbound import IST, Client, Pacer, Slot
 from kookoo.stores import MemoryStore
+from kookoo.testing import DEFAULT_CALLED_NUMBER
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 2, 11, 0, 0, tzinfo=IST).timestamp()
 
 
@@ -413,3 +420,30 @@ def test_the_callback_releases_the_pacer_slot(fake: FakeOutbound, client: Client
     fake.play(queued.sid, reminder_app(), presses=["1"], callback_app=ended)
     assert pacer.slots() == []
     assert isinstance(pacer.try_acquire(), Slot)
+
+
+def test_fake_imports_neither_urllib3_nor_the_simulator_up_front() -> None:
+    """kookoo.testing can re-export the fake at its top (no import cycle), and the fake and the
+    pacer work without the outbound extra; only Client needs urllib3."""
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["urllib3"] = None  # as if kookoo[outbound] were not installed
+        import kookoo.fake_outbound, kookoo.outbound
+        assert "kookoo.testing" not in sys.modules, "fake_outbound imported kookoo.testing"
+        from kookoo.outbound import Client, Pacer
+        try:
+            Client("KK0123")
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.stderr == ""
+    assert done.stdout == "kookoo.outbound.Client needs urllib3: pip install 'kookoo[outbound]'\n"
+
+
+def test_default_caller_id_is_the_simulators_did() -> None:
+    assert DEFAULT_CALLER_ID == DEFAULT_CALLED_NUMBER

@@ -218,7 +218,7 @@ class Client:
     ) -> None:
         try:
             import urllib3
-        except ImportError as exc:  # pragma: no cover - the extra is installed in tests
+        except ImportError as exc:
             raise ImportError(
                 "kookoo.outbound.Client needs urllib3: pip install 'kookoo[outbound]'"
             ) from exc
