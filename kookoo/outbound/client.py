@@ -355,7 +355,9 @@ class Client:
                 non-Latin text).
             sender_id: the sender name shown (``senderid``; [O] optional; TRAI registers them).
 
-        Same errors and the same never-twice rule as :meth:`place_call`.
+        Same errors and the same never-twice rule as :meth:`place_call` (a second send is a
+        second SMS). [U] VoIP Drupal also passes ``outbound_version``, ``caller_id`` and
+        ``callback_url`` to the SMS API; no other source does, so they are not sent.
         """
         number = sms_number(phone_no)
         if not isinstance(message, str):
