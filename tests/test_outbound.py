@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
@@ -36,6 +37,7 @@ from kookoo.outbound import (
     OutboundError,
     OutcomeUnknownError,
     Pacer,
+    PacerConflictError,
     PacerTimeout,
     QueuedCall,
     RejectedError,
@@ -1028,3 +1030,30 @@ def test_a_lost_compare_and_set_race_is_retried_on_fresh_state(
     assert got == Busy("concurrency", 1800, 1)
     assert store.conflicts == 1
     assert [s.token for s in mine.slots()] == [taken[0].token]
+
+
+def test_pacer_gives_up_after_max_conflicts() -> None:
+    class AlwaysLosing(MemoryStore):
+        def save(self, call: Any) -> None:
+            raise ConflictError(call.sid, call.version, call.version + 1)
+
+    pacer = Pacer(AlwaysLosing(), window=None, max_conflicts=3)
+    with pytest.raises(PacerConflictError, match="after 3 lost compare-and-set races"):
+        pacer.try_acquire()
+
+
+def test_bind_after_the_slot_timed_out_does_not_resurrect_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock(NOON)
+    pacer = make_pacer(MemoryStore(), clock, slot_timeout=60)
+    slot = pacer.try_acquire()
+    assert isinstance(slot, Slot)
+    clock.now += 61
+    with caplog.at_level(logging.INFO, logger="kookoo.outbound"):
+        assert pacer.bind(slot, "77").sid == "77"
+    assert pacer.slots() == []
+    assert [r.getMessage() for r in caplog.records] == [
+        "outbound slot of call (not dialled) reclaimed after its timeout (no callback came)",
+        "outbound slot for call 77 timed out before its sid was bound; the call holds no slot",
+    ]

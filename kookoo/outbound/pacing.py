@@ -258,7 +258,11 @@ class Pacer:
                 state["slots"].pop(slot.token, None)
                 return replace(slot, sid=sid), True
             if entry is None:
-                logger.warning("outbound slot for call %s was reclaimed before its dial", sid)
+                logger.warning(
+                    "outbound slot for call %s timed out before its sid was bound; "
+                    "the call holds no slot",
+                    sid,
+                )
                 return replace(slot, sid=sid), False
             entry[2] = sid
             return replace(slot, sid=sid), True
