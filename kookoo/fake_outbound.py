@@ -384,9 +384,9 @@ class FakeOutbound:
                 raise ValueError(
                     f"call {queued.sid} has neither url nor extra_data: pass the app to play"
                 )
-            return Simulator(queued.url)
+            return Simulator(_loopback_only(queued.url, "url"))
         if isinstance(app, str):
-            return Simulator(app)
+            return Simulator(_loopback_only(app, "app"))
         return Simulator(app, url=queued.url or "http://localhost/")
 
     def answer(
@@ -399,8 +399,8 @@ class FakeOutbound:
     ) -> OutboundCallPlay:
         """The person answers: send ``NewCall`` (``sid`` and ``outbound_sid`` = the call's
         sid, ``cid`` = the number dialled, ``called_number`` = ``caller_id``) to the call's
-        ``url`` (over HTTP), or to ``app`` in-process (with the ``url``'s host, path and
-        query). A call with only ``extra_data`` plays that XML.
+        ``url`` over HTTP (loopback URLs only), or to ``app`` in-process (with the ``url``'s
+        host, path and query). A call with only ``extra_data`` plays that XML.
 
         Returns an :class:`OutboundCallPlay`: drive the person through ``.call`` (a
         :class:`~kookoo.testing.SimulatedCall`), then :meth:`OutboundCallPlay.complete`.
@@ -514,10 +514,8 @@ class FakeOutbound:
                 return CallbackResult(url, dict(fields), response.status_code, response.get_data())
             finally:
                 response.close()
-        handlers: list[urllib.request.BaseHandler] = []
-        if _is_loopback(urlsplit(url).hostname):
-            handlers.append(urllib.request.ProxyHandler({}))
-        opener = urllib.request.build_opener(*handlers)
+        _loopback_only(url, "callback_url")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         request = urllib.request.Request(
             url,
             data=body,
@@ -605,6 +603,16 @@ class _ExtraData:
 
 
 _HANGUP = b"<response><hangup/></response>"
+
+
+def _loopback_only(url: str, name: str) -> str:
+    """A test fake must not reach the internet: over HTTP it plays to loopback URLs only."""
+    if not _is_loopback(urlsplit(url).hostname):
+        raise ValueError(
+            f"the fake reaches apps over HTTP on loopback only, and {name} is {url!r}: pass "
+            "the WSGI app (app=, callback_app=) to play the call in-process"
+        )
+    return url
 
 
 def _key(phone_no: str) -> str:

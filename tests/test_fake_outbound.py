@@ -3,6 +3,7 @@ loopback, and the outbound calls it plays into apps (NewCall, key presses, the c
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -447,3 +448,19 @@ def test_fake_imports_neither_urllib3_nor_the_simulator_up_front() -> None:
 
 def test_default_caller_id_is_the_simulators_did() -> None:
     assert DEFAULT_CALLER_ID == DEFAULT_CALLED_NUMBER
+
+
+def test_the_fake_never_leaves_loopback(fake: FakeOutbound, client: Client) -> None:
+    queued = client.place_call(
+        "9876543210", url="http://ivr.example.in/remind", callback_url="http://ivr.example.in/e"
+    )
+    with pytest.raises(
+        ValueError, match=re.escape("on loopback only, and url is 'http://ivr.example.in")
+    ):
+        fake.answer(queued.sid)
+    with pytest.raises(
+        ValueError, match=re.escape("and callback_url is 'http://ivr.example.in/e'")
+    ):
+        fake.not_answered(queued.sid)
+    with pytest.raises(ValueError, match=re.escape("and app is 'http://10.0.0.1/'")):
+        fake.answer(queued.sid, "http://10.0.0.1/")
