@@ -113,6 +113,8 @@ class CallStore(abc.ABC):
     """Lifetime of an ended call after its last save, in seconds."""
     clock: Callable[[], float]
     """The store's idea of now (unix seconds)."""
+    name: str
+    """How errors and logs name this store, e.g. ``Redis at 10.0.0.5:6379/0``; never a secret."""
 
     def __init__(
         self,
@@ -128,6 +130,7 @@ class CallStore(abc.ABC):
         self.ttl_seconds = float(ttl_seconds)
         self.grace_seconds = float(grace_seconds)
         self.clock = clock
+        self.name = type(self).__name__
 
     def lifetime(self, call: Call) -> float:
         """How long ``call``'s record lives after this save: grace if it ended, else the TTL."""

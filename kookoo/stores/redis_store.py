@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from typing import Any
 
 from kookoo.calls import Call
@@ -137,11 +138,11 @@ class RedisStore(CallStore):
         # whether Redis is generic, and this module must type-check under either.
         self.client: Any = client
         """The ``redis.Redis`` client in use."""
-        self.name = f"Redis at {_address(client)}"
-        """How errors name this store: host:port/db (or the socket path), never a password."""
+        self.name = f"Redis at {_address(client)}"  # host:port/db, never the password
         self._cas = client.register_script(_CAS_SCRIPT)
         self._errors = redis.exceptions
         self._persistence_checked = False
+        self._check_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, prefix={self.prefix!r})"
@@ -165,6 +166,11 @@ class RedisStore(CallStore):
     def _check_persistence(self) -> None:
         """Warn once if Redis keeps no data on disk; runs after a first successful command."""
         errors = self._errors
+        with self._check_lock:  # two threads' first requests must not both warn
+            if not self._persistence_checked:
+                self._check_persistence_locked(errors)
+
+    def _check_persistence_locked(self, errors: Any) -> None:
         try:
             pipe = self.client.pipeline(transaction=False)
             pipe.config_get("appendonly")
@@ -261,7 +267,9 @@ def _address(client: Any) -> str:
     db = kwargs.get("db", 0)
     if kwargs.get("path"):
         return f"{kwargs['path']}/{db}"
-    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{db}"
+    if not kwargs.get("host"):  # e.g. Sentinel: the pool finds the server itself
+        return f"a server found by {type(client.connection_pool).__name__}"
+    return f"{kwargs['host']}:{kwargs.get('port', 6379)}/{db}"
 
 
 def _timeout(client: Any) -> str:

@@ -145,8 +145,8 @@ class SQLiteStore(CallStore):
             where = " (from KOOKOO_DB)"
         else:
             where = " (the default in the working directory; set KOOKOO_DB to choose the file)"
+        # The file, and KOOKOO_DB when the path came from it (or could choose it).
         self.name = f"SQLite database {self.path}{where}"
-        """How errors name this store: the file, and ``KOOKOO_DB`` when the path came from it."""
         self.cleanup_interval = cleanup_interval
         self.busy_timeout = busy_timeout
         self._next_cleanup = clock() + cleanup_interval
