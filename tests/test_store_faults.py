@@ -186,7 +186,7 @@ def _redis_outage(kind: str, tmp_path: Path) -> Outage:
             store,
             server.freeze,
             server.thaw,
-            r"[Tt]imeout.*\(socket_timeout=0\.2 s\)",
+            r"[Tt]imeout.*\(socket_timeout=0\.2 s\)$",
             cleanup=cleanup,
         )
     if kind == "redis-out-of-memory":
@@ -435,6 +435,10 @@ def test_redis_timeouts_default_well_under_a_second_and_are_configurable(redis_u
     with RedisStore(redis_url, connect_timeout=0.1, socket_timeout=2) as store:
         kwargs = store.client.connection_pool.connection_kwargs
         assert (kwargs["socket_connect_timeout"], kwargs["socket_timeout"]) == (0.1, 2.0)
+    with RedisStore(redis_url + "?socket_timeout=5") as store:  # the URL has the last word
+        kwargs = store.client.connection_pool.connection_kwargs
+        assert (kwargs["socket_connect_timeout"], kwargs["socket_timeout"]) == (0.25, 5.0)
+        assert (store.connect_timeout, store.socket_timeout) == (0.25, 5.0)
     for bad in (0, -1.0):
         with pytest.raises(ValueError, match="socket_timeout must be a positive number"):
             RedisStore(redis_url, socket_timeout=bad)
@@ -444,6 +448,11 @@ def test_redis_timeouts_default_well_under_a_second_and_are_configurable(redis_u
     try:
         with pytest.raises(ValueError, match="set them on the client you pass"):
             RedisStore(client=client, socket_timeout=1)
+        store = RedisStore(client=client)  # the client's own timeouts: none by default here
+        assert (store.connect_timeout, store.socket_timeout) == (
+            client.connection_pool.connection_kwargs.get("socket_connect_timeout"),
+            client.connection_pool.connection_kwargs.get("socket_timeout"),
+        )
     finally:
         client.close()
 
@@ -526,16 +535,24 @@ def test_redis_with_persistence_does_not_warn(
 
 
 @pytest.mark.redis
-def test_redis_with_config_renamed_skips_the_check_silently(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (["--rename-command", "CONFIG", ""], "unknown command"),
+        (["--user", "default", "on", "nopass", "~*", "&*", "+@all", "-config"], "permission"),
+    ],
+    ids=["renamed", "denied-by-acl"],
+)
+def test_redis_with_config_unavailable_skips_the_check_silently(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, args: list[str], refusal: str
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="kookoo.stores")
-    server = RedisProcess(tmp_path, "--rename-command", "CONFIG", "")
+    server = RedisProcess(tmp_path, *args)
     server.start()
     try:
         with RedisStore(server.url) as store:
-            with pytest.raises(redis.ResponseError, match="unknown command"):
-                store.client.config_get("appendonly")  # CONFIG really is gone
+            with pytest.raises(redis.ResponseError, match=refusal):
+                store.client.config_get("appendonly")  # CONFIG really is refused
             call = new_call()
             store.save(call)
             assert store._persistence_checked
@@ -724,7 +741,7 @@ def test_gunicorn_heals_after_the_sqlite_file_was_unwritable(tmp_path: Path) -> 
             proc,
         ):
             pids = sorted(worker_pids(proc.pid))
-            for n in range(6):  # enough to reach both workers
+            for n in range(6):  # the two workers share the socket: usually both take some
                 status, _, body = http_get(f"{base}/?event=NewCall&sid=ro{n}&cid=09876543210")
                 assert (status, body.endswith(FALLBACK)) == (200, True), body
             unseal(path)  # writable again; the same workers heal on their own

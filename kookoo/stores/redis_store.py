@@ -58,11 +58,11 @@ class RedisStore(CallStore):
 
     Outages: the client this store creates waits at most ``connect_timeout`` to connect and
     ``socket_timeout`` for each reply, and never retries, so when Redis is down or frozen a
-    request gets :class:`~kookoo.stores.StoreUnavailableError` within
-    ``connect_timeout + socket_timeout`` instead of holding its worker. So do refused writes
-    (out of memory, a read-only replica, failing persistence). A connection that failed is
-    closed, and the next request connects afresh: when Redis is back, the next request works.
-    Timeouts or retries written in the URL (``?socket_timeout=5``) take precedence.
+    load or save raises :class:`~kookoo.stores.StoreUnavailableError` after about
+    ``connect_timeout + socket_timeout`` at most, instead of holding its worker. So do refused
+    writes (out of memory, a read-only replica, failing persistence). A connection that failed
+    is closed, and the next request connects afresh: when Redis is back, the next request
+    works. Timeouts written in the URL (``?socket_timeout=5``) take precedence.
 
     Persistence: after the first successful command in each process the store asks Redis
     (``CONFIG GET appendonly`` and ``save``) and logs one WARNING on the ``kookoo.stores``
@@ -109,16 +109,14 @@ class RedisStore(CallStore):
                 "RedisStore needs the redis package: pip install 'kookoo[redis]'"
             ) from exc
         if client is None:
-            self.connect_timeout = _positive(
-                "connect_timeout", connect_timeout, DEFAULT_REDIS_CONNECT_TIMEOUT
-            )
-            self.socket_timeout = _positive(
-                "socket_timeout", socket_timeout, DEFAULT_REDIS_SOCKET_TIMEOUT
-            )
             client = redis.Redis.from_url(
                 url,
-                socket_connect_timeout=self.connect_timeout,
-                socket_timeout=self.socket_timeout,
+                socket_connect_timeout=_positive(
+                    "connect_timeout", connect_timeout, DEFAULT_REDIS_CONNECT_TIMEOUT
+                ),
+                socket_timeout=_positive(
+                    "socket_timeout", socket_timeout, DEFAULT_REDIS_SOCKET_TIMEOUT
+                ),
                 # No retry: a retry doubles the wait on a frozen server, and redis-py 6+
                 # retries three times with backoff by default.
                 retry=Retry(NoBackoff(), 0),
@@ -132,6 +130,11 @@ class RedisStore(CallStore):
                     "creates from url; set them on the client you pass instead"
                 )
             self._owns_client = False
+        kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+        self.connect_timeout: float | None = kwargs.get("socket_connect_timeout")
+        """Seconds the client waits to connect, as in effect (``None``: no limit)."""
+        self.socket_timeout: float | None = kwargs.get("socket_timeout")
+        """Seconds the client waits for each reply, as in effect (``None``: no limit)."""
         self.url = url
         self.prefix = prefix
         # Typed Any: redis-py's bundled types and the older types-redis stubs disagree on
@@ -159,7 +162,7 @@ class RedisStore(CallStore):
         ) or (isinstance(exc, errors.ResponseError) and str(exc).startswith(_UNAVAILABLE_REPLIES)):
             cause = str(exc) or type(exc).__name__
             if isinstance(exc, errors.TimeoutError):
-                cause = f"{cause} (socket_timeout={_timeout(self.client)})"
+                cause = f"{cause} (socket_timeout={self.socket_timeout} s)"
             return StoreUnavailableError(self.name, cause)
         return None
 
@@ -178,8 +181,9 @@ class RedisStore(CallStore):
             appendonly, save = pipe.execute()
         except (errors.ConnectionError, errors.TimeoutError):
             return  # ask again after the next successful command
-        except errors.RedisError:
-            # CONFIG renamed or disabled (managed Redis), or not allowed by an ACL: skip.
+        except Exception:
+            # CONFIG renamed or disabled (managed Redis), not allowed by an ACL, or a client
+            # that cannot ask: skip. The check must never fail a request.
             self._persistence_checked = True
             return
         self._persistence_checked = True
@@ -270,13 +274,6 @@ def _address(client: Any) -> str:
     if not kwargs.get("host"):  # e.g. Sentinel: the pool finds the server itself
         return f"a server found by {type(client.connection_pool).__name__}"
     return f"{kwargs['host']}:{kwargs.get('port', 6379)}/{db}"
-
-
-def _timeout(client: Any) -> str:
-    try:
-        return f"{client.connection_pool.connection_kwargs['socket_timeout']:g} s"
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return "unknown"
 
 
 def _config_value(reply: Any, name: str) -> Any:
