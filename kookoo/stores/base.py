@@ -68,6 +68,11 @@ class StoreUnavailableError(Exception):
     connection that failed, so once the backend is back the next request works again, without
     restarting the process. :class:`~kookoo.stores.MemoryStore` never raises it.
 
+    A save that raised it usually stored nothing; but when the connection broke after the
+    command was sent (a timeout, Redis dying before it replied), the write may still have been
+    applied. The next load shows which version is stored, and versions keep later saves
+    consistent.
+
     It is distinct from :class:`ConflictError` (a concurrent request won a race) and from
     :class:`~kookoo.calls.CallStateError` (the call's data cannot be stored as JSON).
 
