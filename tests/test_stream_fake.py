@@ -226,3 +226,25 @@ def test_record_a_call_and_replay_it_as_a_test(tmp_path: Path) -> None:
     assert [type(m) for m in replayed.received] == [type(m) for m in original.received]
     assert replayed.audio == original.audio
     assert replayed.sid == "77"
+
+
+def test_echo_example_http_side_in_the_simulator() -> None:
+    from kookoo.stream import set_pending_reply
+    from kookoo.testing import Simulator
+    from tests.test_examples import load_example
+
+    module = load_example("echo_bot")
+    module.app.store = MemoryStore()
+    sim = Simulator(module.app, seed=1)
+    # No reply left by the bot: goodbye.
+    call = sim.call().end_stream(duration=4)
+    call.assert_heard("You are talking to the echo bot. Press hash to finish.", whole_call=True)
+    call.assert_heard("Goodbye")
+    assert call.ended
+    assert all(t.findings == [] and t.app_errors == [] for t in call.turns)
+    # The bot left a reply: it is played once.
+    call = sim.call()
+    set_pending_reply(module.app.store, call.sid, Response().play_text("From the bot").hangup())
+    call.end_stream()
+    call.assert_heard("From the bot")
+    assert call.ended
