@@ -139,6 +139,8 @@ class FakeStreamResult:
         disconnected_by_bot: the bot sent ``callDisconnect``.
         stop_cause: the ``stop`` cause the fake sent (``None``: no cause, or no stop sent).
         stopped: whether the fake sent ``stop``.
+        sent_at: when each frame of :attr:`sent` was sent (``time.monotonic()``).
+        received_at: when each message of :attr:`received` arrived (``time.monotonic()``).
     """
 
     sid: str
@@ -150,6 +152,8 @@ class FakeStreamResult:
     disconnected_by_bot: bool = False
     stop_cause: int | None = None
     stopped: bool = False
+    sent_at: list[float] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)
 
     @property
     def audio(self) -> bytes:
@@ -387,6 +391,7 @@ class FakeStreamClient:
                     result.bad_frames.append(frame)
                     continue
                 result.received.append(message)
+                result.received_at.append(time.monotonic())
                 if isinstance(message, CallDisconnect):
                     result.disconnected_by_bot = True
                     bot_done.set()
@@ -405,13 +410,17 @@ class FakeStreamClient:
                     continue
                 if self.realtime and kind == "audio":
                     due += _PACKET_SECONDS
-                    await self._wait(origin + due, bot_done)
+                    delay = origin + due - time.monotonic()
+                    if delay > 0:  # a plain sleep: wait_for per 10 ms packet costs too much CPU
+                        await asyncio.sleep(delay)
                 await transport.send(step)
                 result.sent.append(step)
+                result.sent_at.append(time.monotonic())
                 if kind == "stop":
                     result.stopped = True
                     result.stop_cause = self._stop_cause
-                await asyncio.sleep(0)  # let the bot read, as a socket would
+                if not self.realtime:
+                    await asyncio.sleep(0)  # let the bot read, as a socket would
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(bot_done.wait(), self.linger)
         finally:
