@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,19 @@ def test_echo_example_http_side_in_the_simulator() -> None:
     call.end_stream()
     call.assert_heard("From the bot")
     assert call.ended
+
+
+def test_until_waits_for_the_bot_and_gives_up_after_its_timeout() -> None:
+    bots, _ = make_bots()
+    fake = FakeStreamClient(sid="1", uui=bots.uui("1", "echo"))
+    fake.tone(seconds=0.05).until(lambda r: len(r.audio) >= 800).dtmf("1")
+    fake.until(lambda r: r.clears == 1).stop()
+    result = fake.run_bots(bots)
+    # The DTMF was sent only after all five echoes were back, so the clear comes last.
+    assert [type(m) for m in result.received] == [OutboundAudio] * 5 + [ClearBuffer]
+
+    started = time.monotonic()
+    never = FakeStreamClient(sid="1", uui=bots.uui("1", "echo"))
+    never.until(lambda r: False, timeout=0.05).stop()
+    assert never.run_bots(bots).stopped
+    assert time.monotonic() - started < 5

@@ -501,6 +501,20 @@ class AudioEncoder:
             frames.append(self._packet(buffer[start : start + size]))
         return frames
 
+    def encode_one(self, pcm: bytes) -> str | None:
+        """Like :meth:`encode` but at most one message: all whole packets' worth of audio in
+        a single packet (a multiple of ``packet_samples``), or ``None`` if less than one.
+
+        For callers that must answer each chunk with one message (pipecat's serializer). With
+        10 ms chunks at 8 kHz it is exactly one 80-sample packet; larger packets were reported
+        to work ([E] 400 samples) but are not the documented shape.
+        """
+        buffer = self._pending + bytes(pcm)
+        size = 2 * self.packet_samples
+        whole = len(buffer) - len(buffer) % size
+        self._pending = buffer[whole:]
+        return self._packet(buffer[:whole]) if whole else None
+
     def clear(self) -> None:
         """Drop the carried remainder (use with :func:`clear_buffer` on barge-in)."""
         self._pending = b""

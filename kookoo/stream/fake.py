@@ -30,7 +30,7 @@ import json
 import math
 import time
 import wave
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self
@@ -227,8 +227,8 @@ class FakeStreamClient:
     """Plays a KooKoo stream to a bot and records the bot's replies; see the module docs.
 
     Build the caller's side with the chainable methods (:meth:`audio`, :meth:`tone`,
-    :meth:`wav`, :meth:`dtmf`, :meth:`pause`, :meth:`stop`), then run it. ``start`` and the
-    probe packet are sent first automatically.
+    :meth:`wav`, :meth:`dtmf`, :meth:`pause`, :meth:`until`, :meth:`stop`), then run it.
+    ``start`` and the probe packet are sent first automatically.
 
     Args:
         uui: the ``x-uui`` the app put on ``<stream>`` (a str as sent, or a mapping); it is
@@ -269,6 +269,7 @@ class FakeStreamClient:
         }
         # (kind, frame or seconds); kinds: "frame", "audio" (paced in real time), "stop", "pause"
         self._script: list[tuple[str, str | bytes | float]] = [("frame", json.dumps(start))]
+        self._conditions: dict[int, tuple[Callable[[FakeStreamResult], bool], float]] = {}
         if probe:
             self._script.append(("audio", self._media([0] * 160, rate=16000)))
         self.caller_audio = b""
@@ -363,6 +364,17 @@ class FakeStreamClient:
         self._script.append(("pause", float(seconds)))
         return self
 
+    def until(self, condition: Callable[[FakeStreamResult], bool], *, timeout: float = 5.0) -> Self:
+        """Wait until ``condition(result so far)`` holds (checked as the bot's messages
+        arrive), at most ``timeout`` seconds; e.g. ``until(lambda r: len(r.audio) >= n)``.
+
+        A wait that times out does not fail the run: assert on the result afterwards.
+        """
+        self._check_open()
+        self._conditions[len(self._script)] = (condition, timeout)
+        self._script.append(("until", float(timeout)))
+        return self
+
     def stop(self, cause: int | None = CAUSE_CALLER_HANGUP) -> Self:
         """End with ``stop``: ``cause=433`` is the caller hanging up; ``None`` sends no cause
         (a SIP failure) [L/D]."""
@@ -379,6 +391,7 @@ class FakeStreamClient:
         """Play the script over ``transport`` and collect the bot's replies."""
         result = FakeStreamResult(sid=self.sid)
         bot_done = asyncio.Event()
+        progress = asyncio.Event()
 
         async def listen() -> None:
             while True:
@@ -392,18 +405,32 @@ class FakeStreamClient:
                     continue
                 result.received.append(message)
                 result.received_at.append(time.monotonic())
+                progress.set()
                 if isinstance(message, CallDisconnect):
                     result.disconnected_by_bot = True
                     bot_done.set()
             bot_done.set()
+            progress.set()
 
         listener = asyncio.create_task(listen())
         origin = time.monotonic()
         due = 0.0
         try:
-            for kind, step in self._script:
+            for index, (kind, step) in enumerate(self._script):
                 if bot_done.is_set():
                     break  # KooKoo stops the bot leg after callDisconnect (or a closed socket)
+                if kind == "until":
+                    condition, timeout = self._conditions[index]
+                    deadline = time.monotonic() + timeout
+                    while not condition(result) and not bot_done.is_set():
+                        progress.clear()
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(progress.wait(), remaining)
+                    due = time.monotonic() - origin  # real-time pacing restarts from here
+                    continue
                 if isinstance(step, float):
                     due += step
                     await self._wait(origin + due, bot_done)
