@@ -185,3 +185,30 @@ def test_close_reason_fits_a_close_frame() -> None:
     long = close_reason("é" * 100)
     assert len(long.encode("utf-8")) <= 123
     assert long.endswith("...")
+
+
+def test_standalone_server_closes_1011_when_the_bot_fails() -> None:
+    from kookoo.stream import AsyncStreamSession, StreamBots
+
+    bots = StreamBots(secret="s")
+
+    @bots.handler("broken")
+    async def broken(session: AsyncStreamSession) -> None:
+        raise RuntimeError("bot bug")
+
+    async def run() -> FakeStreamResult:
+        sock = bound_socket()
+        async with await serve_bots(bots, sock=sock):
+            url = f"ws://127.0.0.1:{sock.getsockname()[1]}/"
+            return await FakeStreamClient(sid="9", uui=bots.uui("9", "broken")).stop().connect(url)
+
+    result = asyncio.run(run())
+    assert (result.close_code, result.close_reason) == (1011, "bot error")
+
+
+def test_server_main_refuses_what_is_not_stream_bots(capsys: pytest.CaptureFixture[str]) -> None:
+    from kookoo.stream.server import main
+
+    with pytest.raises(SystemExit):
+        main(["examples.echo_bot:app"])
+    assert "examples.echo_bot:app is a KooKoo, not a StreamBots" in capsys.readouterr().err

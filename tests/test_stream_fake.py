@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -265,3 +266,33 @@ def test_until_waits_for_the_bot_and_gives_up_after_its_timeout() -> None:
     never.until(lambda r: False, timeout=0.05).stop()
     assert never.run_bots(bots).stopped
     assert time.monotonic() - started < 5
+
+
+def test_a_failing_bot_is_logged_with_the_sid_and_closes_1011(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bots = StreamBots(secret=SECRET)
+
+    @bots.handler("broken")
+    async def broken(session: AsyncStreamSession) -> None:
+        raise ZeroDivisionError("boom")
+
+    fake = FakeStreamClient(sid="5", uui=bots.uui("5", "broken")).tone(seconds=0.02).stop()
+    with caplog.at_level(logging.ERROR, logger="kookoo.stream"):
+        result = fake.run_bots(bots)
+    assert (result.close_code, result.close_reason) == (1011, "bot error")
+    assert not result.refused
+    assert "stream 5: bot 'broken' failed" in caplog.text
+    assert "ZeroDivisionError: boom" in caplog.text
+
+
+def test_handler_registration_errors() -> None:
+    bots, _ = make_bots()
+    with pytest.raises(ValueError, match="a bot handler named 'echo' is already registered"):
+        bots.add_handler("echo", bots.handlers["echo"])
+    with pytest.raises(ValueError, match="non-empty name"):
+        bots.add_handler("", bots.handlers["echo"])
+    with pytest.raises(ValueError, match=r"no bot handler named 'nope'; known: \['echo'\]"):
+        bots.uui("1", "nope")
+    with pytest.raises(ValueError, match="non-empty secret"):
+        StreamBots(secret="")

@@ -24,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from kookoo.stream.bots import StreamBots, StreamRefused
+from kookoo.stream.bots import INTERNAL_ERROR, POLICY_VIOLATION, StreamBots, StreamRefused
 
 __all__ = ["ASGIWebSocketTransport", "StreamASGI"]
 
@@ -34,8 +34,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-POLICY_VIOLATION = 1008
 
 
 class ASGIWebSocketTransport:
@@ -132,6 +130,8 @@ class StreamASGI:
             await self.bots.serve(transport)
         except StreamRefused as exc:
             await transport.close(POLICY_VIOLATION, str(exc))
+        except Exception:  # logged by StreamBots.serve with the sid
+            await transport.close(INTERNAL_ERROR, "bot error")
         else:
             await transport.close()
 

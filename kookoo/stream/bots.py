@@ -39,7 +39,13 @@ from kookoo.stream.tokens import (
     verify_stream_token,
 )
 
-__all__ = ["BotHandler", "StreamBots", "StreamRefused"]
+__all__ = ["INTERNAL_ERROR", "POLICY_VIOLATION", "BotHandler", "StreamBots", "StreamRefused"]
+
+POLICY_VIOLATION = 1008
+"""WebSocket close code for a refused socket (RFC 6455: policy violation)."""
+
+INTERNAL_ERROR = 1011
+"""WebSocket close code when the bot raised (RFC 6455: internal error)."""
 
 logger = logging.getLogger("kookoo.stream")
 
@@ -157,6 +163,8 @@ class StreamBots:
 
         Raises:
             StreamRefused: the socket was refused (the transport closes it with the reason).
+            Exception: whatever the bot raised, after logging it with the sid (the transports
+                close the socket with code 1011, internal error).
         """
         recorder: JsonlRecorder | None = None
         store = self.store() if callable(self.store) else self.store
@@ -170,7 +178,11 @@ class StreamBots:
                 session.core.recorder = recorder
                 if session.core.start_frame is not None:
                     recorder.record("in", session.core.start_frame)
-            await bot(session)
+            try:
+                await bot(session)
+            except Exception:
+                logger.exception("stream %s: bot %r failed", token.sid, token.handler)
+                raise
         except StreamRefused as exc:
             logger.warning("stream refused (%s): %s", exc.reason, exc)
             raise

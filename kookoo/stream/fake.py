@@ -38,7 +38,7 @@ from typing import Any, Protocol, Self
 from werkzeug.test import Client
 
 from kookoo.stream.audio import pcm16_from_samples, pcm16_samples, resample
-from kookoo.stream.bots import StreamBots, StreamRefused
+from kookoo.stream.bots import INTERNAL_ERROR, POLICY_VIOLATION, StreamBots, StreamRefused
 from kookoo.stream.codec import (
     CAUSE_CALLER_HANGUP,
     PACKET_SAMPLES,
@@ -62,8 +62,6 @@ __all__ = [
 ]
 
 _PACKET_SECONDS = PACKET_SAMPLES / SAMPLE_RATE
-POLICY_VIOLATION = 1008
-"""The WebSocket close code used to refuse a socket (RFC 6455: policy violation)."""
 
 
 def generate_tone(
@@ -477,6 +475,8 @@ class FakeStreamClient:
                 await bots.serve(server)
             except StreamRefused as exc:
                 await server.close(POLICY_VIOLATION, str(exc))
+            except Exception:  # logged by StreamBots.serve; a socket server would go on
+                await server.close(INTERNAL_ERROR, "bot error")
             else:
                 await server.close()
 

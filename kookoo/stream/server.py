@@ -22,13 +22,11 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from kookoo.stream.bots import StreamBots, StreamRefused
+from kookoo.stream.bots import INTERNAL_ERROR, POLICY_VIOLATION, StreamBots, StreamRefused
 
 __all__ = ["WebSocketTransport", "close_reason", "connect_client", "main", "serve_bots"]
 
 logger = logging.getLogger("kookoo.stream")
-
-POLICY_VIOLATION = 1008
 
 
 def close_reason(message: str) -> str:
@@ -83,6 +81,8 @@ async def _handle(bots: StreamBots, connection: ServerConnection) -> None:
         await bots.serve(transport)
     except StreamRefused as exc:
         await transport.close(POLICY_VIOLATION, str(exc))
+    except Exception:  # logged by StreamBots.serve with the sid
+        await transport.close(INTERNAL_ERROR, "bot error")
     else:
         await transport.close()
 
