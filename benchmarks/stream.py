@@ -80,12 +80,30 @@ class PlainRequests(threading.Thread):
             time.sleep(0.01)
 
 
-def _start_server(port: int, db: str) -> subprocess.Popen[bytes]:
+def _wait_listening(server: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"{server.args} exited during start-up") from None
+            time.sleep(0.05)
+    server.terminate()
+    raise RuntimeError(f"{server.args} did not start within 20 s")
+
+
+def _start_servers(
+    port: int, db: str, transport: str, uvicorn_ws: str
+) -> list[subprocess.Popen[bytes]]:
     env = dict(os.environ)
+    ws_port = port if transport == "asgi" else _free_port()
+    ws_path = "/ws" if transport == "asgi" else "/"
     env.update(
         KOOKOO_SECRET="benchmark-secret",
         KOOKOO_DB=db,
-        ECHO_BOT_URL=f"ws://127.0.0.1:{port}/ws",
+        ECHO_BOT_URL=f"ws://127.0.0.1:{ws_port}{ws_path}",
     )
     command = [
         sys.executable,
@@ -97,23 +115,24 @@ def _start_server(port: int, db: str) -> subprocess.Popen[bytes]:
         "--port",
         str(port),
         "--ws",
-        "websockets-sansio",
+        uvicorn_ws,
         "--log-level",
         "warning",
         "--no-access-log",
     ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError("uvicorn exited during start-up") from None
-            time.sleep(0.05)
-    server.terminate()
-    raise RuntimeError("uvicorn did not start within 20 s")
+    servers = [subprocess.Popen(command, cwd=ROOT, env=env)]
+    if transport == "websockets":
+        standalone = [sys.executable, "-m", "kookoo.stream.server", "examples.echo_bot:bots"]
+        standalone += ["--port", str(ws_port)]
+        servers.append(subprocess.Popen(standalone, cwd=ROOT, env=env))
+    try:
+        for server, listen in zip(servers, [port, ws_port], strict=False):
+            _wait_listening(server, listen)
+    except RuntimeError:
+        for server in servers:
+            server.terminate()
+        raise
+    return servers
 
 
 async def _one_stream(base: str, number: int, seconds: float) -> dict[str, Any]:
@@ -148,6 +167,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--baseline", type=float, default=3.0)
+    parser.add_argument(
+        "--transport",
+        choices=["asgi", "websockets"],
+        default="asgi",
+        help="asgi: sockets and HTTP in one uvicorn process; websockets: sockets in the "
+        "standalone kookoo.stream.server process, HTTP in uvicorn",
+    )
+    parser.add_argument(
+        "--uvicorn-ws",
+        default="websockets-sansio",
+        help="uvicorn's WebSocket implementation (websockets-sansio, websockets, wsproto)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 
@@ -156,7 +187,9 @@ def main(argv: list[str] | None = None) -> None:
     children_before = os.times()
     client_cpu_before = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
-        server = _start_server(port, str(Path(tmp) / "calls.sqlite3"))
+        servers = _start_servers(
+            port, str(Path(tmp) / "calls.sqlite3"), args.transport, args.uvicorn_ws
+        )
         try:
             plain = PlainRequests(base)
             plain.start()
@@ -170,8 +203,9 @@ def main(argv: list[str] | None = None) -> None:
             plain.running.clear()
             plain.join(30)
         finally:
-            server.terminate()
-            server.wait(10)
+            for server in servers:
+                server.terminate()
+                server.wait(10)
     children_after = os.times()
     server_cpu = (children_after.children_user - children_before.children_user) + (
         children_after.children_system - children_before.children_system
@@ -182,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
     late = [result["late_seconds"] for result in results]
     summary = {
         "streams": args.streams,
+        "transport": args.transport,
         "seconds": args.seconds,
         "cpus": os.cpu_count(),
         "complete_streams": sum(result["complete"] for result in results),
@@ -200,10 +235,14 @@ def main(argv: list[str] | None = None) -> None:
         "plain_ms_p50_loaded": 1000 * _percentile(loaded, 0.5),
         "plain_ms_p99_loaded": 1000 * _percentile(loaded, 0.99),
     }
-    print(f"{args.streams} streams x {args.seconds:g} s of 10 ms packets, {os.cpu_count()} CPUs")
+    print(
+        f"{args.streams} streams x {args.seconds:g} s of 10 ms packets, {os.cpu_count()} CPUs, "
+        f"transport {args.transport}"
+        + (f" (uvicorn --ws {args.uvicorn_ws})" if args.transport == "asgi" else "")
+    )
     print(f"  complete echoes        {summary['complete_streams']}/{args.streams}")
     print(
-        f"  CPU seconds            server {server_cpu:.1f}, clients {client_cpu:.1f} "
+        f"  CPU seconds            servers {server_cpu:.1f}, clients {client_cpu:.1f} "
         f"(whole run, {wall:.1f} s of streams + {args.baseline:g} s baseline)"
     )
     print(

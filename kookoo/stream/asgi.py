@@ -7,14 +7,20 @@ This is the recommended deployment::
     from kookoo.stream.asgi import StreamASGI
     asgi = StreamASGI(bots, wsgi_app=app, path="/ws")
 
-    $ uvicorn serve:asgi --host 0.0.0.0 --port 8000
-    $ gunicorn serve:asgi -k uvicorn_worker.UvicornWorker -w 2
+    $ uvicorn serve:asgi --host 0.0.0.0 --port 8000 --ws websockets-sansio
+
+(tested with uvicorn; gunicorn with ``uvicorn_worker.UvicornWorker`` should work the same but
+is not tested here — with several workers use a shared store and the same secret in each).
 
 HTTP requests run the WSGI app on a2wsgi's thread pool; WebSockets on ``path`` run the bots
 (:class:`~kookoo.stream.bots.StreamBots`) on the event loop, so a long call occupies no thread.
 A pure-WSGI WebSocket (one thread per call) is for development only: measured for issue 17, 25
 streams on 20 threads delayed a plain IVR request by 3.7 s. Sockets on any other path are
 refused with close code 1008 (HTTP 403 before the handshake).
+
+Under many streams on few cores, plain HTTP requests share the GIL with the sockets' event loop;
+``benchmarks/stream.py`` compares this with the standalone server (:mod:`kookoo.stream.server`)
+in its own process, which kept plain requests faster at 50 streams on 2 cores.
 """
 
 from __future__ import annotations
