@@ -78,8 +78,11 @@ def test_the_whole_sequence_reaches_the_bot() -> None:
     assert result.http_params() == {"event": "Hangup", "sid": "3341", "process": "stream"}
 
 
-def test_caller_audio_comes_back_byte_for_byte_with_unique_seqids() -> None:
-    bots, _ = make_bots()
+@pytest.mark.parametrize("pace_ahead", [None, 0.2])
+def test_caller_audio_comes_back_byte_for_byte_with_unique_seqids(
+    pace_ahead: float | None,
+) -> None:
+    bots, _ = make_bots(pace_ahead=pace_ahead)
     fake = FakeStreamClient(sid="1", uui=bots.uui("1", "echo"))
     pcm = pcm16_from_samples([(i * 7919) % 65536 - 32768 for i in range(8000)])  # 1 s
     result = fake.audio(pcm).stop().run_bots(bots)

@@ -265,3 +265,38 @@ def test_replayed_recording_gives_the_same_messages(tmp_path: Path) -> None:
 def test_bad_recordings(line: str, error: str) -> None:
     with pytest.raises(ValueError, match=error):
         read_recording(["", line])
+
+
+def test_paced_audio_stays_a_bounded_time_ahead_and_stops_on_clear() -> None:
+    pipe = Pipe([])
+    sleeps: list[float] = []
+    now = [100.0]
+
+    async def fake_sleep(seconds: float) -> None:
+        sleeps.append(round(seconds, 6))
+        now[0] += seconds
+        await asyncio.sleep(0)  # let other tasks run, as a real sleep would
+
+    async def run() -> None:
+        session = AsyncStreamSession(pipe, pace_ahead=0.05, clock=lambda: now[0], sleep=fake_sleep)
+        await session.send_audio(pcm16_from_samples([1] * 800))  # 100 ms
+        # 5 packets go out at once (50 ms ahead), then one per 10 ms of playing.
+        assert sleeps == [0.01] * 5
+        assert len(pipe.sent) == 10
+
+        # A clear() from another task stops a paced send of 1 s of audio.
+        talker = asyncio.create_task(session.send_audio(pcm16_from_samples([2] * 8000)))
+        while len(pipe.sent) < 20:
+            await asyncio.sleep(0)
+        await session.clear()
+        await talker
+
+    asyncio.run(run())
+    kinds = [type(parse_outbound(f)) for f in pipe.sent]
+    assert kinds[-1] is ClearBuffer
+    assert kinds.count(OutboundAudio) <= 22  # most of the second utterance was never sent
+
+
+def test_pace_ahead_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="pace_ahead must be positive"):
+        AsyncStreamSession(Pipe([]), pace_ahead=0)

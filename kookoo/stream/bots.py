@@ -79,6 +79,8 @@ class StreamBots:
             in by tests).
         token_seconds: lifetime of tokens made by :meth:`uui`.
         record_dir: when set, every call's frames are saved to ``<record_dir>/<sid>.jsonl``.
+        pace_ahead: passed to each :class:`~kookoo.stream.session.AsyncStreamSession`: keep
+            at most this many seconds of bot audio queued at KooKoo (``None``: no pacing).
         clock: unix time (tests).
     """
 
@@ -89,6 +91,7 @@ class StreamBots:
         store: CallStore | Callable[[], CallStore | None] | None = None,
         token_seconds: float = DEFAULT_TOKEN_SECONDS,
         record_dir: str | Path | None = None,
+        pace_ahead: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not secret:
@@ -97,6 +100,7 @@ class StreamBots:
         self.store = store
         self.token_seconds = token_seconds
         self.record_dir = None if record_dir is None else Path(record_dir)
+        self.pace_ahead = pace_ahead
         self.clock = clock
         self.handlers: dict[str, BotHandler] = {}
 
@@ -168,7 +172,7 @@ class StreamBots:
         """
         recorder: JsonlRecorder | None = None
         store = self.store() if callable(self.store) else self.store
-        session = AsyncStreamSession(transport, store=store)
+        session = AsyncStreamSession(transport, store=store, pace_ahead=self.pace_ahead)
         try:
             await session.receive_start()
             token, bot = self.verify(session)

@@ -23,7 +23,7 @@ import base64
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -32,6 +32,7 @@ from typing import IO, Literal, Protocol, Self
 from kookoo.response import Response
 from kookoo.stores.base import CallStore
 from kookoo.stream.codec import (
+    SAMPLE_RATE,
     AudioEncoder,
     Decoder,
     InboundMessage,
@@ -250,6 +251,13 @@ class AsyncStreamSession:
         store: the app's call store; needed for ``hang_up_bot(next=...)``.
         seqid_prefix: prefix of outbound ``seqid`` values (random if omitted).
         recorder: a :class:`JsonlRecorder` that sees every frame both ways.
+        pace_ahead: when set, :meth:`send_audio` keeps at most this many seconds of audio
+            queued at KooKoo, sleeping as the audio plays, so a long TTS reply can be cut off
+            by :meth:`clear` at once. ``None`` (default) sends as fast as the socket allows.
+            [U] whether KooKoo needs pacing is unknown: unpaced 400-sample packets [E] and
+            packets paced ~200 ms ahead [D] were both reported to work.
+        clock: monotonic seconds, for the pacing (tests).
+        sleep: the coroutine that waits while pacing (tests); ``asyncio.sleep``.
     """
 
     def __init__(
@@ -259,12 +267,22 @@ class AsyncStreamSession:
         store: CallStore | None = None,
         seqid_prefix: str | None = None,
         recorder: JsonlRecorder | None = None,
+        pace_ahead: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        if pace_ahead is not None and not pace_ahead > 0:
+            raise ValueError(f"pace_ahead must be positive seconds or None, got {pace_ahead!r}")
         self.transport = transport
         self.store = store
         self.core = StreamSession(seqid_prefix=seqid_prefix, recorder=recorder)
+        self.pace_ahead = pace_ahead
+        self.clock = clock
+        self.sleep = sleep
         self._queue: list[InboundMessage] = []
         self._closed = False
+        self._played_until = 0.0  # when the audio sent so far ends playing (clock time)
+        self._epoch = 0  # bumped by clear(): paced sends still running stop
 
     @property
     def start(self) -> Start | None:
@@ -318,12 +336,32 @@ class AsyncStreamSession:
         return message
 
     async def send_audio(self, pcm: bytes) -> None:
-        """Send bot audio: PCM16 little-endian at 8 kHz, any length (remainders carry over)."""
+        """Send bot audio: PCM16 little-endian at 8 kHz, any length (remainders carry over).
+
+        With :attr:`pace_ahead` set this returns when the last packet was sent, about
+        ``pace_ahead`` seconds before it finishes playing; call it from its own task if the
+        bot must read DTMF while it talks. A :meth:`clear` meanwhile stops it.
+        """
+        epoch = self._epoch
+        packet_seconds = self.core.encoder.packet_samples / SAMPLE_RATE
         for frame in self.core.send_audio(pcm):
+            if self.pace_ahead is not None:
+                now = self.clock()
+                self._played_until = max(self._played_until, now)
+                # Queued audio after this packet stays within pace_ahead (1 µs of float slack).
+                wait = self._played_until + packet_seconds - now - self.pace_ahead
+                if wait > 1e-6:
+                    await self.sleep(wait)
+                if epoch != self._epoch:
+                    return  # cleared while waiting: the rest of this audio is dropped
+                self._played_until += packet_seconds
             await self.transport.send(frame)
 
     async def clear(self) -> None:
-        """Barge-in: ask KooKoo to drop the bot audio it has queued (``clearBuffer``)."""
+        """Barge-in: ask KooKoo to drop the bot audio it has queued (``clearBuffer``); a paced
+        :meth:`send_audio` running in another task stops too."""
+        self._epoch += 1
+        self._played_until = 0.0
         await self.transport.send(self.core.clear())
 
     async def hang_up_bot(self, next: Response | str | None = None) -> None:
