@@ -124,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not isinstance(bots, StreamBots):
         parser.error(f"{args.bots} is a {type(bots).__name__}, not a StreamBots")
     logging.basicConfig(level=logging.INFO)
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # not a line per closed call
 
     async def run() -> None:
         async with await serve_bots(bots, args.host, args.port) as server:
