@@ -76,9 +76,8 @@ def produced(value: Any) -> bytes:
     """The XML a page's ``reply`` stands for."""
     if isinstance(value, str | bytes):
         return canonical(value)
-    for attribute in ("last_turn", "response"):  # SimulatedCall, Turn
-        if hasattr(value, attribute):
-            value = getattr(value, attribute)
+    if hasattr(value, "last_turn"):  # a SimulatedCall: its last reply
+        value = value.last_turn
     if hasattr(value, "body"):
         return canonical(value.body)
     if hasattr(value, "to_xml"):
@@ -134,26 +133,18 @@ def run_console(block: Block, workdir: Path, page: Path) -> None:
         )
 
 
-def run_page(page: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(workdir)
-    monkeypatch.syspath_prepend(str(workdir))
-    monkeypatch.setenv("KOOKOO_DB", str(workdir / "calls.sqlite3"))
-    namespace: dict[str, Any] = {"__name__": f"docs_{page.stem}"}
+def run_page(page: Path, workdir: Path, namespace: dict[str, Any]) -> None:
     for block in blocks(page):
         where = f"{page.relative_to(DOCS)}:{block.line}"
         assert block.lang in LANGUAGES, f"{where}: a ```{block.lang} block cannot be tested"
-        if block.lang == "python" and INCLUDE.match(block.body.strip()):
-            path = INCLUDE.match(block.body.strip())["path"]  # type: ignore[index]
-            assert (ROOT / path).is_file(), f"{where}: {path} does not exist"
+        include = INCLUDE.match(block.body.strip())
+        if block.lang == "python" and include:
+            assert (ROOT / include["path"]).is_file(), f"{where}: {include['path']} is missing"
         elif block.lang in {"python", "ini", "toml", "json"} and block.title:
             (workdir / block.title).parent.mkdir(parents=True, exist_ok=True)
             (workdir / block.title).write_text(block.body, encoding="utf-8")
-            for name in list(sys.modules):
-                if name == Path(block.title).stem:
-                    del sys.modules[name]  # a page may write the same file twice
         elif block.lang == "python":
-            code = compile(block.body, f"{where}", "exec")
-            exec(code, namespace)
+            exec(compile(block.body, where, "exec"), namespace)
         elif block.lang in {"ini", "toml", "json"}:
             raise AssertionError(f"{where}: a ```{block.lang} block needs a title (its file)")
         elif block.lang == "xml" and block.title:
@@ -171,15 +162,40 @@ def run_page(page: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None
             run_console(block, workdir, page)
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
-def test_page_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+#: The tutorial's pages build one project: they run in this order, in one directory.
+TUTORIAL = ["index.md", "first-app.md", "menu.md", "tests.md", "serve.md"]
+GROUPS = [
+    [DOCS / "tutorial" / name for name in TUTORIAL],
+    *([page] for page in PAGES if page.parent.name != "tutorial"),
+]
+
+
+def test_tutorial_pages_are_all_run() -> None:
+    assert sorted(TUTORIAL) == sorted(p.name for p in (DOCS / "tutorial").glob("*.md"))
+
+
+@pytest.mark.parametrize(
+    "group",
+    GROUPS,
+    ids=[
+        str(g[0].relative_to(DOCS).parent if len(g) > 1 else g[0].relative_to(DOCS)) for g in GROUPS
+    ],
+)
+def test_page_samples_run(
+    group: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("KOOKOO_DB", str(tmp_path / "calls.sqlite3"))
     modules = set(sys.modules)
+    namespace: dict[str, Any] = {"__name__": "docs_page"}
     try:
-        run_page(page, tmp_path, monkeypatch)
+        for page in group:
+            run_page(page, tmp_path, namespace)
     finally:
+        # The page's own modules (menu.py, ...) must not leak into the next page's imports.
         for name in set(sys.modules) - modules:
-            module = sys.modules[name]
-            if str(tmp_path) in str(getattr(module, "__file__", "") or ""):
+            if str(tmp_path) in str(getattr(sys.modules[name], "__file__", "") or ""):
                 del sys.modules[name]
 
 
