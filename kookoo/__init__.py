@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from kookoo.app import HandlerError, HandlerGroup, KooKoo
+from kookoo.app import HandlerError, HandlerGroup, KooKoo, Reply, RequestContext
 from kookoo.calls import Call, CallStateError
 from kookoo.events import (
     Conference,
@@ -39,11 +39,14 @@ from kookoo.response import (
     ResponseParseError,
     XMLValueError,
 )
+from kookoo.scaffold import Handler, HandlerResult
+from kookoo.session import CallSession
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Call",
+    "CallSession",
     "CallStateError",
     "CollectDtmf",
     "Conference",
@@ -54,8 +57,10 @@ __all__ = [
     "EventParseError",
     "Finding",
     "GotDTMF",
+    "Handler",
     "HandlerError",
     "HandlerGroup",
+    "HandlerResult",
     "Hangup",
     "KooKoo",
     "NewCall",
@@ -64,6 +69,8 @@ __all__ = [
     "PhoneNumber",
     "Recognize",
     "Record",
+    "Reply",
+    "RequestContext",
     "Response",
     "ResponseParseError",
     "SayAsFormat",

@@ -1,14 +1,17 @@
-"""The WSGI application: registration, routing, dispatch and error handling.
+"""The WSGI application: the request pipeline (registration lives in :mod:`kookoo.scaffold`).
 
-One request, end to end::
+One request, end to end, as named public steps (each one a method a subclass may extend)::
 
     KooKoo  GET /ivr?event=GotDTMF&sid=123&data=1
-      -> KooKoo.__call__ -> wsgi_app
-      -> limits; parse the query into a typed event (kookoo.events)
-      -> load the Call for sid (only when some handler asks for ``call`` or uses steps)
-      -> pick the handler: route x event type x the call's current step
-      -> handler(event, call=...) returns a Response  -> make_response -> XML bytes
-      -> save the Call; 200 text/xml; charset=utf-8
+      -> KooKoo.__call__ -> wsgi_app -> full_dispatch(ctx)
+      -> preprocess(ctx): method, limits, route          (a Reply refuses the request)
+      -> parse_request(ctx): query (+ form) -> typed event (kookoo.events)
+      -> run_call(ctx): a CallSession (kookoo.session) opens the Call for sid
+         (only when some handler asks for ``call`` or uses steps)
+      -> dispatch(ctx): pick the handler (route x event type x the call's current step),
+         handler(event, call=...) -> make_response -> XML bytes; handle_exception on failure
+      -> the session saves the Call (compare-and-set; a lost race re-runs the request)
+      -> 200 text/xml; charset=utf-8
 
 A handler that raises is logged with the call's sid, and the caller hears a spoken fallback
 prompt and is hung up instead of dead air.  A request that is not KooKoo's gets a 4xx whose
@@ -17,11 +20,12 @@ plain-text body says what is wrong.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sized
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, urljoin
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -35,25 +39,36 @@ from kookoo.events import (
     EventParseError,
     Hangup,
     NewCall,
-    NewSms,
     parse_event,
 )
 from kookoo.parser import parse_response
 from kookoo.response import CollectDtmf, Response, ResponseParseError
-from kookoo.scaffold import HandlerGroup, _Handler, _Scaffold
+from kookoo.scaffold import Handler, HandlerGroup, Scaffold, named_steps
+from kookoo.session import CallSession
 from kookoo.stores.base import CallStore, ConflictError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 
-__all__ = ["HandlerError", "HandlerGroup", "KooKoo"]
+__all__ = [
+    "TEXT_CONTENT_TYPE",
+    "XML_CONTENT_TYPE",
+    "HandlerError",
+    "HandlerGroup",
+    "KooKoo",
+    "Reply",
+    "RequestContext",
+    "plain_reply",
+]
 
 logger = logging.getLogger("kookoo")
 
 _ENDING_EVENTS = (Hangup, Disconnect)
-_XML_CONTENT_TYPE = "text/xml; charset=utf-8"
-_TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+"""The content type of every KooKoo XML reply."""
+TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
+"""The content type of the pipeline's one-sentence error replies."""
 
 
 class HandlerError(Exception):
@@ -63,12 +78,39 @@ class HandlerError(Exception):
     """
 
 
-class _RequestContext:
+class Reply(NamedTuple):
+    """What the pipeline answers one request with (before WSGI sends it)."""
+
+    status: int
+    """The HTTP status code."""
+    content_type: str
+    """The ``Content-Type`` header."""
+    body: bytes
+    """The body: KooKoo XML, or one plain-text sentence for a 4xx."""
+
+
+def plain_reply(status: int, message: str) -> Reply:
+    """A plain-text error reply whose body is one sentence (the pipeline's 4xx)."""
+    return Reply(status, TEXT_CONTENT_TYPE, (message + "\n").encode("utf-8"))
+
+
+class RequestContext:
     """What one request carries through the pipeline.
 
     The Werkzeug :class:`~werkzeug.wrappers.Request` is built only when something needs it (a
     handler that asks for ``request``, a POST body, a relative URL to resolve): most KooKoo
     requests are a GET whose query string is all there is, and that is parsed directly.
+
+    Attributes:
+        environ: the WSGI environment.
+        route: the matched route (``"-"`` until routing).
+        path_args: the route variables of the matched route.
+        params: the request parameters (query, then form), first value of each.
+        event: the parsed event, once parsed.
+        handler: the handler chosen, once dispatched.
+        session: the request's :class:`~kookoo.session.CallSession`, when the app keeps state.
+        call: the call the handler runs on (``None`` for an app without state).
+        failed: True when the handler failed and the caller heard the fallback.
     """
 
     __slots__ = (
@@ -78,21 +120,25 @@ class _RequestContext:
         "event",
         "failed",
         "handler",
+        "params",
         "path_args",
         "request_class",
         "route",
+        "session",
     )
 
-    def __init__(self, environ: WSGIEnvironment, request_class: type[Request]) -> None:
+    def __init__(self, environ: WSGIEnvironment, request_class: type[Request] = Request) -> None:
         self.environ = environ
         self.request_class = request_class
         self._request: Request | None = None
+        self.params: dict[str, str] = {}
         self.event: Event | None = None
         self.route = "-"
-        self.handler: _Handler | None = None
+        self.path_args: dict[str, Any] = {}
+        self.handler: Handler | None = None
+        self.session: CallSession | None = None
         self.call: Call | None = None
         self.failed = False
-        self.path_args: dict[str, Any] = {}
 
     @property
     def request(self) -> Request:
@@ -102,7 +148,7 @@ class _RequestContext:
         return self._request
 
 
-class KooKoo(_Scaffold):
+class KooKoo(Scaffold):
     """A KooKoo IVR application: a WSGI callable.
 
     Args:
@@ -123,7 +169,7 @@ class KooKoo(_Scaffold):
         app = KooKoo()
 
         @app.on_new_call
-        def welcome(event, call):
+        def welcome(event: NewCall, call: Call) -> Response:
             call.state["visits"] = 1
             with (r := Response()).collect_dtmf(max_digits=1) as menu:
                 menu.play_text("Press 1 for English")
@@ -132,6 +178,11 @@ class KooKoo(_Scaffold):
 
     #: The Werkzeug request class handed to handlers that ask for ``request``.
     request_class: type[Request] = Request
+    #: The class of the call handlers receive; a subclass of :class:`~kookoo.calls.Call` may
+    #: add methods (and class-wide settings such as ``history_limit``).
+    call_class: type[Call] = Call
+    #: The class of the per-request call session (:class:`~kookoo.session.CallSession`).
+    session_class: type[CallSession] = CallSession
 
     def __init__(
         self,
@@ -159,10 +210,12 @@ class KooKoo(_Scaffold):
         self._route_error_handlers: dict[
             str, dict[type[BaseException], tuple[Callable[..., Any], bool]]
         ] = {}
-        self._table: dict[tuple[str, type[Event], str | None], _Handler] = {}
+        self._table: dict[tuple[str, type[Event], str | None], Handler] = {}
         self._static_routes: set[str] = set()
         self._url_map = Map(strict_slashes=False)
         self._tracks_calls = False
+        self._known_steps: frozenset[str] = frozenset()
+        self._warned_steps: set[str] = set()
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -174,17 +227,31 @@ class KooKoo(_Scaffold):
             )
 
     def mount(self, group: HandlerGroup, *, prefix: str = "") -> None:
-        """Add every handler of ``group`` under ``prefix`` (``"/survey"``)."""
+        """Add every handler of ``group`` under ``prefix`` (``"/survey"``).
+
+        Handlers added to the group later are added here too, as with Flask's blueprints,
+        until this app serves its first request.
+        """
         self._check_setup("mount")
         prefix = prefix.rstrip("/")
         if prefix and not prefix.startswith("/"):
             raise ValueError(f"prefix {prefix!r} must start with '/'")
         for h in group._handlers:
+            self._add_from_group(group, h, prefix)
+        group._mounts.append((self, prefix))
+
+    def _add_from_group(self, group: HandlerGroup, handler: Handler, prefix: str) -> None:
+        route = prefix + handler.route if handler.route != "/" else prefix or "/"
+        self.add_handler(handler.event_type, handler.func, route=route, step=handler.step)
+        if group._error_handlers:
+            # The group's error handlers answer for its own routes only.
+            self._route_error_handlers.setdefault(route, {}).update(group._error_handlers)
+
+    def _add_group_error_handlers(self, group: HandlerGroup, prefix: str) -> None:
+        self._check_setup("add_error_handler")
+        for h in group._handlers:
             route = prefix + h.route if h.route != "/" else prefix or "/"
-            self.add_handler(h.event_type, h.func, route=route, step=h.step)
-            if group._error_handlers:
-                # The group's error handlers answer for its own routes only.
-                self._route_error_handlers.setdefault(route, {}).update(group._error_handlers)
+            self._route_error_handlers.setdefault(route, {}).update(group._error_handlers)
 
     @property
     def store(self) -> CallStore | None:
@@ -221,6 +288,24 @@ class KooKoo(_Scaffold):
         rows = [(h.route, h.event_type.__name__, h.step, h.name) for h in self._handlers]
         return sorted(rows, key=lambda r: (r[0], r[1], r[2] or ""))
 
+    def check(self) -> list[str]:
+        """Problems in the handler table that would only show on a live call, as sentences.
+
+        Today: a step named in a handler's ``next_step("...")`` that no handler serves (with
+        a "did you mean" from the known steps). Logged at WARNING at each worker's first
+        request; ``kookoo check`` prints them.
+        """
+        known = {h.step for h in self._handlers if h.step is not None}
+        problems = []
+        seen: set[tuple[str, str]] = set()
+        for h in self._handlers:
+            for step in named_steps(h.func):
+                if step in known or (h.name, step) in seen:
+                    continue
+                seen.add((h.name, step))
+                problems.append(_unknown_step(step, known, f"handler {h.name}"))
+        return problems
+
     def _freeze(self) -> None:
         """Build the lookup tables once, at the first request."""
         self._table = {(h.route, h.event_type, h.step): h for h in self._handlers}
@@ -240,6 +325,9 @@ class KooKoo(_Scaffold):
                 f"app {self.name!r} was created with store=False but handlers need call "
                 f"state: {names}"
             )
+        self._known_steps = frozenset(h.step for h in self._handlers if h.step is not None)
+        for problem in self.check():
+            logger.warning("app %s: %s", self.name, problem)
         self._serving = True
 
     # -- WSGI -------------------------------------------------------------------------------
@@ -253,7 +341,7 @@ class KooKoo(_Scaffold):
         if not self._serving:
             self._freeze()
         started = time.perf_counter()
-        ctx = _RequestContext(environ, self.request_class)
+        ctx = RequestContext(environ, self.request_class)
         status, content_type, body = self.full_dispatch(ctx)
         start_response(
             _STATUS_LINES.get(status) or _status_line(status),
@@ -274,18 +362,30 @@ class KooKoo(_Scaffold):
             return []
         return [body]
 
-    def full_dispatch(self, ctx: _RequestContext) -> tuple[int, str, bytes]:
-        """Check the request, parse the event, route it; return (status, content type, body)."""
+    def full_dispatch(self, ctx: RequestContext) -> Reply:
+        """The whole pipeline for one request: :meth:`preprocess`, :meth:`parse_request`,
+        :meth:`run_call`."""
+        refused = self.preprocess(ctx)
+        if refused is not None:
+            return refused
+        event = self.parse_request(ctx)
+        if isinstance(event, Reply):
+            return event
+        return Reply(200, XML_CONTENT_TYPE, self.run_call(ctx, event))
+
+    def preprocess(self, ctx: RequestContext) -> Reply | None:
+        """Check the method and the limits and match the route; a :class:`Reply` refuses the
+        request, ``None`` lets it through (``ctx.route`` and ``ctx.path_args`` set)."""
         environ = ctx.environ
         method = environ.get("REQUEST_METHOD", "GET")
         if method == "HEAD":
             # Monitoring probes, not KooKoo: answer without running handlers or saving state.
-            return 200, _XML_CONTENT_TYPE, b""
+            return Reply(200, XML_CONTENT_TYPE, b"")
         if method not in ("GET", "POST"):
-            return _plain(405, f"KooKoo requests are GET (or POST), not {method}.")
+            return plain_reply(405, f"KooKoo requests are GET (or POST), not {method}.")
         query: str = environ.get("QUERY_STRING", "")
         if len(query) > self.max_query_bytes:
-            return _plain(
+            return plain_reply(
                 414,
                 f"The query string is {len(query)} bytes; this app accepts at most "
                 f"{self.max_query_bytes}.",
@@ -294,8 +394,15 @@ class KooKoo(_Scaffold):
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace") or "/"
         route = self._match_route(path, ctx)
         if route is None:
-            return _plain(404, f"No KooKoo app answers at {path}.")
+            return plain_reply(404, f"No KooKoo app answers at {path}.")
         ctx.route = route
+        return None
+
+    def parse_request(self, ctx: RequestContext) -> Event | Reply:
+        """Read the parameters (query, then a POST form) into ``ctx.params`` and parse the
+        typed event; a :class:`Reply` (400) when the request is not KooKoo's."""
+        environ = ctx.environ
+        query: str = environ.get("QUERY_STRING", "")
         if not query.isascii():
             # Raw (not percent-encoded) UTF-8 reaches WSGI as latin-1, like PATH_INFO.
             query = query.encode("latin-1").decode("utf-8", "replace")
@@ -303,17 +410,17 @@ class KooKoo(_Scaffold):
         pairs = parse_qsl(query, keep_blank_values=True)
         if len(pairs) > self.max_params:
             return self._too_many(pairs)
-        params: dict[str, str] = {}
+        params = ctx.params
         for key, value in pairs:
             params.setdefault(key, value)  # the first value wins, as in Werkzeug's MultiDict
-        if method == "POST":
+        if environ.get("REQUEST_METHOD") == "POST":
             request = ctx.request
             request.max_content_length = self.max_query_bytes
             request.max_form_parts = self.max_params
             try:
                 form = request.form
             except Exception as exc:  # werkzeug raises RequestEntityTooLarge & co
-                return _plain(400, f"The request body could not be read: {exc}.")
+                return plain_reply(400, f"The request body could not be read: {exc}.")
             for key in form:
                 params.setdefault(key, form[key])
         if len(params) > self.max_params:
@@ -321,17 +428,17 @@ class KooKoo(_Scaffold):
         try:
             ctx.event = event = parse_event(params)
         except EventParseError as exc:
-            return _plain(400, str(exc))
-        return 200, _XML_CONTENT_TYPE, self._dispatch_with_retries(ctx, event)
+            return plain_reply(400, str(exc))
+        return event
 
-    def _too_many(self, params: Sized) -> tuple[int, str, bytes]:
-        return _plain(
+    def _too_many(self, params: Sized) -> Reply:
+        return plain_reply(
             400,
             f"The request has {len(params)} parameters; this app accepts at most "
             f"{self.max_params}.",
         )
 
-    def _match_route(self, path: str, ctx: _RequestContext) -> str | None:
+    def _match_route(self, path: str, ctx: RequestContext) -> str | None:
         route = path.rstrip("/") or "/"
         if route in self._static_routes:
             return route
@@ -345,62 +452,52 @@ class KooKoo(_Scaffold):
         ctx.path_args = dict(args)
         return str(endpoint)
 
-    # -- dispatch ---------------------------------------------------------------------------
+    # -- the call ---------------------------------------------------------------------------
 
-    def _dispatch_with_retries(self, ctx: _RequestContext, event: Event) -> bytes:
-        store = self.store if self._tracks_calls and not _is_ping(event) else None
-        # A NewCall starts a call, so the first try skips the read and creates the record.
-        # If one already exists (state saved before the call, or a repeated NewCall), the
-        # create conflicts and the request runs again on the stored call: that extra run
-        # does not count against conflict_retries.
-        fresh = isinstance(event, NewCall)
-        attempt = 0
+    def open_session(self, ctx: RequestContext, event: Event) -> CallSession | None:
+        """The call session for this request, or ``None`` when no handler keeps state."""
+        if not self._tracks_calls:
+            return None
+        # The portal's test ping is no real call: it gets a call object that is never saved.
+        store = None if _is_ping(event) else self.store
+        return self.session_class(store, event, call_class=self.call_class)
+
+    def run_call(self, ctx: RequestContext, event: Event) -> bytes:
+        """Open the call, :meth:`dispatch`, save; re-run on a lost compare-and-set race.
+
+        A store that cannot be read or written gives the fallback (logged with the sid).
+        """
+        session = ctx.session = self.open_session(ctx, event)
+        if session is None:
+            return self.dispatch(ctx, event)
+        retries = 0
         while True:
+            ctx.failed = False
             try:
-                call = (
-                    self._load_call(None if fresh else store, event) if self._tracks_calls else None
-                )
+                ctx.call = session.open()
             except Exception:
                 logger.exception("sid=%s could not load the call state", event.sid)
-                return self._fallback(event)
-            ctx.call = call
-            ctx.failed = False
-            body = self.dispatch(ctx, event, call)
-            if store is None or call is None or ctx.failed:
-                # A request whose handler failed changes nothing in the stored call.
-                return body
+                return self.fallback(event)
+            body = self.dispatch(ctx, event)
             try:
-                store.save(call)
+                session.commit()
                 return body
             except ConflictError as exc:
-                if fresh:
-                    fresh = False
+                if session.retry_is_free(exc):
                     continue
-                attempt += 1
-                if attempt <= self.conflict_retries:
+                retries += 1
+                if retries <= self.conflict_retries:
                     logger.info("sid=%s conflict, retrying: %s", event.sid, exc)
                     continue
                 logger.error("sid=%s gave up after conflicts: %s", event.sid, exc)
-                return self._fallback(event)
+                return self.fallback(event)
             except Exception:
                 logger.exception("sid=%s could not save the call state", event.sid)
-                return self._fallback(event)
+                return self.fallback(event)
 
-    def _load_call(self, store: CallStore | None, event: Event) -> Call:
-        call = store.load(event.sid) if store is not None else None
-        if call is None:
-            call = Call(sid=event.sid)  # "" only for the portal's test ping, never saved
-        if isinstance(event, NewCall | NewSms):
-            call.caller = event.params.get("cid") or call.caller
-            call.called_number = event.params.get("called_number") or call.called_number
-        elif call.caller is None and event.params.get("cid"):
-            call.caller = event.params["cid"]
-        call.record_event(event.name or "Continue")
-        if isinstance(event, _ENDING_EVENTS) and not call.ended:
-            call.mark_ended()
-        return call
+    # -- dispatch ---------------------------------------------------------------------------
 
-    def find_handler(self, route: str, event: Event, call: Call | None) -> _Handler | None:
+    def find_handler(self, route: str, event: Event, call: Call | None) -> Handler | None:
         """The handler for ``event`` on ``route``: the call's step first, then the default."""
         event_type = type(event)
         if call is not None and call.step is not None:
@@ -409,8 +506,10 @@ class KooKoo(_Scaffold):
                 return handler
         return self._table.get((route, event_type, None))
 
-    def dispatch(self, ctx: _RequestContext, event: Event, call: Call | None) -> bytes:
-        """Run the handler for ``event`` and return the XML body (never raises)."""
+    def dispatch(self, ctx: RequestContext, event: Event) -> bytes:
+        """Run the handler for ``event`` on ``ctx.call`` and return the XML body (never
+        raises: a failure goes to :meth:`handle_exception`)."""
+        call = ctx.call
         handler = ctx.handler = self.find_handler(ctx.route, event, call)
         try:
             if handler is None:
@@ -421,12 +520,12 @@ class KooKoo(_Scaffold):
                     + (f" in step {call.step!r}" if call is not None and call.step else "")
                 )
             result = self._invoke(handler, event, call, ctx)
-            return self.make_response(result, event, call, ctx, handler.name)
+            return self.make_response(result, event, call, ctx, f"handler {handler.name}")
         except Exception as exc:
-            return self._handle_exception(exc, event, call, ctx)
+            return self.handle_exception(exc, event, ctx)
 
     def _invoke(
-        self, handler: _Handler, event: Event, call: Call | None, ctx: _RequestContext
+        self, handler: Handler, event: Event, call: Call | None, ctx: RequestContext
     ) -> object:
         kwargs: dict[str, Any] = {}
         if handler.wants_call:
@@ -444,7 +543,7 @@ class KooKoo(_Scaffold):
         result: object,
         event: Event,
         call: Call | None,
-        ctx: _RequestContext,
+        ctx: RequestContext,
         source: str = "handler",
     ) -> bytes:
         """Turn what a handler returned into the XML body.
@@ -461,7 +560,9 @@ class KooKoo(_Scaffold):
             result = Response._wrap(result._element.getroottree().getroot())
         if isinstance(result, Response):
             if result.step_given and call is not None:
-                call.step = result.step
+                step = call.step = result.step
+                if step is not None and step not in self._known_steps:
+                    self._warn_unknown_step(step, source)
             _resolve_urls(result, ctx)
             if self.debug:
                 _lint_strictly(result, source)
@@ -486,9 +587,17 @@ class KooKoo(_Scaffold):
             "str/bytes, or None for Hangup/Disconnect"
         )
 
-    def _handle_exception(
-        self, exc: Exception, event: Event, call: Call | None, ctx: _RequestContext
-    ) -> bytes:
+    def _warn_unknown_step(self, step: str, source: str) -> None:
+        if step in self._warned_steps:
+            return
+        self._warned_steps.add(step)
+        logger.warning("app %s: %s", self.name, _unknown_step(step, self._known_steps, source))
+
+    def handle_exception(self, exc: Exception, event: Event, ctx: RequestContext) -> bytes:
+        """Answer a handler's exception: the matching error handler (on the call as stored,
+        without the failed handler's changes), else log it with the sid and play the
+        fallback; either way nothing the failed handler changed is saved."""
+        session = ctx.session
         scoped = self._route_error_handlers.get(ctx.route)
         for cls in type(exc).__mro__:
             entry = (scoped.get(cls) if scoped else None) or self._error_handlers.get(cls)
@@ -496,6 +605,7 @@ class KooKoo(_Scaffold):
                 continue
             func, wants_call = entry
             try:
+                call = ctx.call = session.restore() if session is not None else ctx.call
                 result = func(exc, event, call=call) if wants_call else func(exc, event)
                 return self.make_response(result, event, call, ctx, f"error handler {func!r}")
             except Exception:
@@ -509,9 +619,13 @@ class KooKoo(_Scaffold):
             exc_info=exc,
         )
         ctx.failed = True
-        return self._fallback(event)
+        if session is not None:
+            session.discard()
+        return self.fallback(event)
 
-    def _fallback(self, event: Event) -> bytes:
+    def fallback(self, event: Event) -> bytes:
+        """What the caller hears when the app cannot answer: :attr:`fallback_prompt`, then a
+        hangup (nothing for Hangup/Disconnect, whose replies KooKoo ignores)."""
         if isinstance(event, _ENDING_EVENTS):
             return b""
         # The last line of defence: it must not fail, whatever the sid holds.
@@ -522,6 +636,15 @@ class KooKoo(_Scaffold):
         return reply.play_text(self.fallback_prompt).hangup().to_xml()
 
 
+def _unknown_step(step: str, known: Iterable[str], source: str) -> str:
+    close = difflib.get_close_matches(step, sorted(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"{source} names step {step!r}, which no handler serves (the call's next event goes "
+        f"to the route's default handler){hint}"
+    )
+
+
 def _status_line(status: int) -> str:
     try:
         return f"{status} {HTTPStatus(status).phrase.upper()}"
@@ -529,24 +652,19 @@ def _status_line(status: int) -> str:
         return f"{status} UNKNOWN"
 
 
-_STATUS_LINES = {code: _status_line(code) for code in (200, 400, 404, 405, 414)}
-
-
-def _plain(status: int, message: str) -> tuple[int, str, bytes]:
-    """A plain-text error reply whose body is one sentence."""
-    return status, _TEXT_CONTENT_TYPE, (message + "\n").encode("utf-8")
+_STATUS_LINES = {code: _status_line(code) for code in (200, 400, 403, 404, 405, 414)}
 
 
 def _is_ping(event: Event) -> bool:
     return isinstance(event, NewCall) and event.is_test_ping
 
 
-def _resolve_urls(response: Response, request: _RequestContext) -> None:
+def _resolve_urls(response: Response, ctx: RequestContext) -> None:
     # Cheap scan first: building request.base_url costs more than most replies.
     for element in response._element.iter("gotourl", "playaudio"):
         text = element.text
         if text and "://" not in text:
-            element.text = urljoin(request.request.base_url, text)
+            element.text = urljoin(ctx.request.base_url, text)
 
 
 def _lint_strictly(response: Response, source: str) -> None:

@@ -7,8 +7,8 @@ needs later lives in a :class:`Call` that a store (:mod:`kookoo.stores`) loads a
 
 Example::
 
-    @app.on("GotDTMF")
-    def menu(event, call):
+    @app.on_dtmf
+    def menu(event: GotDTMF, call: Call) -> Response:
         call.state["choice"] = event.digits   # JSON values only
         ...
 """
@@ -21,6 +21,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from kookoo.phone import PhoneNumber
 
 __all__ = ["HISTORY_LIMIT", "Call", "CallStateError", "HistoryEntry"]
 
@@ -150,9 +152,13 @@ class Call:
 
     Attributes:
         sid: KooKoo's call id.
-        caller: the caller's number (``cid``) exactly as KooKoo sent it with NewCall; KooKoo does
-            not repeat it on later events, so read it from here.
-        called_number: the number that was dialled (``called_number``) as KooKoo sent it.
+        caller: the caller's number, the same :class:`~kookoo.phone.PhoneNumber` as
+            :attr:`NewCall.caller <kookoo.events.NewCall.caller>` (``str(call.caller)`` is its
+            E.164 form); KooKoo does not repeat ``cid`` on every later event, so read it from
+            here. A ``str`` given to the constructor is parsed with
+            :meth:`PhoneNumber.parse <kookoo.phone.PhoneNumber.parse>`.
+        called_number: the number that was dialled (``called_number``), a
+            :class:`~kookoo.phone.PhoneNumber` as well.
         state: the app's own data. Values must be JSON: ``None``, ``bool``, ``int``, finite
             ``float``, ``str``, ``list`` (tuples come back as lists) and ``dict`` with ``str``
             keys, nested freely. Anything else raises :class:`CallStateError` when the call is
@@ -176,8 +182,8 @@ class Call:
     """
 
     sid: str
-    caller: str | None = None
-    called_number: str | None = None
+    caller: PhoneNumber | None = None
+    called_number: PhoneNumber | None = None
     state: dict[str, Any] = field(default_factory=dict)
     step: str | None = None
     history: list[HistoryEntry] = field(default_factory=list)
@@ -191,6 +197,11 @@ class Call:
     """How many history entries are kept (class-wide; override on a subclass if needed)."""
 
     def __post_init__(self) -> None:
+        # Older code (and the docs of 0.1) passed numbers as text: keep accepting it.
+        if isinstance(self.caller, str):
+            self.caller = PhoneNumber.parse(self.caller)
+        if isinstance(self.called_number, str):
+            self.called_number = PhoneNumber.parse(self.called_number)
         if not self.updated_at:
             self.updated_at = self.created_at
         self._trim_history()
@@ -246,8 +257,10 @@ class Call:
         payload = {
             "format": _FORMAT,
             "sid": self.sid,
-            "caller": self.caller,
-            "called_number": self.called_number,
+            "caller": None if self.caller is None else self.caller.raw,
+            "caller_national": None if self.caller is None else self.caller.national,
+            "called_number": None if self.called_number is None else self.called_number.raw,
+            "called_national": None if self.called_number is None else self.called_number.national,
             "state": self.state,
             "step": self.step,
             "history": [[entry.event, entry.at] for entry in self.history],
@@ -277,8 +290,8 @@ class Call:
         try:
             return cls(
                 sid=raw["sid"],
-                caller=raw["caller"],
-                called_number=raw["called_number"],
+                caller=_number(raw["caller"], raw.get("caller_national")),
+                called_number=_number(raw["called_number"], raw.get("called_national")),
                 state=raw["state"],
                 step=raw["step"],
                 history=[HistoryEntry(event, at) for event, at in raw["history"]],
@@ -290,3 +303,14 @@ class Call:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"stored call record is incomplete or malformed: {exc!r}") from exc
+
+
+def _number(raw: object, national: object) -> PhoneNumber | None:
+    """A stored number: its raw text and, when stored (records since 0.2), its national form."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise TypeError(f"stored number {raw!r} is not text")
+    if isinstance(national, str):
+        return PhoneNumber(raw=raw, national=national)
+    return PhoneNumber.parse(raw)

@@ -42,7 +42,7 @@ import zlib
 from collections.abc import Callable, Container, Generator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from kookoo.calls import Call
 from kookoo.events import (
@@ -59,10 +59,8 @@ from kookoo.events import (
     Stream,
 )
 from kookoo.lang import PlayTextLanguage, SayAsFormat, SayAsFormatName, SayAsLanguage
+from kookoo.phone import PhoneNumber
 from kookoo.response import Response
-
-if TYPE_CHECKING:
-    from kookoo.scaffold import _Scaffold
 
 __all__ = [
     "DialOutcome",
@@ -70,6 +68,7 @@ __all__ = [
     "FlowFunction",
     "FlowMismatchError",
     "Recording",
+    "Registrar",
     "Step",
     "add_flow",
 ]
@@ -245,12 +244,12 @@ class FlowCall:
         return self._call.sid
 
     @property
-    def caller(self) -> str | None:
-        """The caller's number as KooKoo sent it at NewCall."""
+    def caller(self) -> PhoneNumber | None:
+        """The caller's number (from NewCall), as :attr:`kookoo.calls.Call.caller`."""
         return self._call.caller
 
     @property
-    def called_number(self) -> str | None:
+    def called_number(self) -> PhoneNumber | None:
         """The number the caller dialled."""
         return self._call.called_number
 
@@ -636,8 +635,22 @@ class _FlowRunner:
             )
 
 
+class Registrar(Protocol):
+    """Where :func:`add_flow` registers a flow: an app or a handler group."""
+
+    def add_handler(
+        self,
+        event_type: type[Event],
+        func: Callable[..., Any],
+        *,
+        route: str = "/",
+        step: str | None = None,
+    ) -> None:
+        """Register ``func`` for ``event_type`` on ``route``."""
+
+
 def add_flow(
-    scaffold: _Scaffold,
+    scaffold: Registrar,
     route: str,
     func: FlowFunction,
     *,

@@ -13,6 +13,9 @@ from hypothesis import settings
 
 from benchmarks import procs
 
+# tests/typing holds files for mypy to check (tests/test_typing.py), not for pytest to import.
+collect_ignore = ["typing"]
+
 # A busy 2-core CI machine can stall any single example past Hypothesis's 200 ms deadline;
 # speed is measured in benchmarks/, never in tests.
 settings.register_profile("kookoo", deadline=None)

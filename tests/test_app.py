@@ -20,6 +20,7 @@ from kookoo import (
     Record,
     Response,
 )
+from kookoo.phone import PhoneNumber
 from kookoo.stores import ConflictError, MemoryStore
 
 DECL = b"<?xml version='1.0' encoding='UTF-8'?>\n"
@@ -126,10 +127,12 @@ def test_call_keeps_caller_and_state_across_requests(app: KooKoo) -> None:
     client.get("/?event=NewCall&sid=5&cid=09876543210&called_number=918065740671")
     client.get("/?event=GotDTMF&sid=5&data=1")
     resp = client.get("/?event=GotDTMF&sid=5&data=2")
-    assert resp.data == xml("<response><playtext>09876543210 pressed 2 times</playtext></response>")
+    assert resp.data == xml(
+        "<response><playtext>+919876543210 pressed 2 times</playtext></response>"
+    )
     call = app.store.load("5") if app.store else None
     assert call is not None
-    assert call.called_number == "918065740671"
+    assert call.called_number == PhoneNumber.parse("918065740671")
     assert [h.event for h in call.history] == ["NewCall", "GotDTMF", "GotDTMF"]
     assert not call.ended
     client.get("/?event=Hangup&sid=5&process=none&total_call_duration=20")
@@ -453,7 +456,7 @@ def test_new_call_finds_state_saved_before_the_call() -> None:
     assert seen == [None, "A-17"]  # the fresh try lost the create; the rerun used the record
     stored = store.load("77")
     assert stored is not None
-    assert stored.caller == "09876543210"
+    assert stored.caller == PhoneNumber.parse("09876543210")
     assert stored.state == {"order": "A-17"}
 
 

@@ -20,6 +20,7 @@ from benchmarks import apps
 from benchmarks.cases import call_wsgi, new_call_environ
 from benchmarks.report import target
 from benchmarks.served import _wrk_ms
+from kookoo.phone import PhoneNumber
 from kookoo.stores import MemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +131,7 @@ def test_stateful_kookoo_app_answers_the_same_and_stores_the_call() -> None:
     call = store.load("4242")
     assert call is not None
     assert call.state == {"menu": "main"}
-    assert call.caller == "8041169706"
+    assert call.caller == PhoneNumber.parse("8041169706")
 
 
 @pytest.mark.parametrize("name", ["flask_twilio_app", "flask_plivo_app"])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from kookoo.calls import HISTORY_LIMIT, Call, CallStateError, HistoryEntry
+from kookoo.phone import PhoneNumber
 
 
 def make_call() -> Call:
@@ -55,7 +56,7 @@ def test_json_round_trip_keeps_every_field() -> None:
     again.version = call.version
     assert again == call
     assert again.history == [HistoryEntry("NewCall", 1000.0), HistoryEntry("GotDTMF", 1003.5)]
-    assert again.caller == "09876543210"
+    assert again.caller == PhoneNumber.parse("09876543210")
     assert again.ended_at == 1010.0
 
 

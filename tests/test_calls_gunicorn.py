@@ -56,7 +56,7 @@ def test_50_concurrent_calls_keep_their_own_state_through_a_killed_worker(tmp_pa
             results = [f.result(timeout=120) for f in futures]
 
         for n, heard in enumerate(results):
-            caller = f"098765{n:05d}"
+            caller = f"+9198765{n:05d}"
             assert heard[0].endswith(f"<playtext>hello {caller}</playtext></response>")
             presses = []
             for digit, reply in zip("1234", heard[1:], strict=True):

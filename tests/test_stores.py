@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from kookoo.calls import Call, CallStateError
+from kookoo.phone import PhoneNumber
 from kookoo.stores import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_TTL_SECONDS,
@@ -138,8 +139,8 @@ def test_save_and_load_round_trip(harness: Harness) -> None:
     assert call.version == 1
     loaded = must_load(harness.store, "3341")
     assert loaded == call
-    assert loaded.caller == "09876543210"
-    assert loaded.called_number == "04066778899"
+    assert loaded.caller == PhoneNumber.parse("09876543210")
+    assert loaded.called_number == PhoneNumber.parse("04066778899")
 
 
 def test_load_missing_returns_none(harness: Harness) -> None:
@@ -226,7 +227,7 @@ def test_ended_call_stays_for_the_grace_period(harness: Harness) -> None:
     harness.advance(GRACE - 2)
     late = must_load(harness.store, "3341")  # a late Disconnect still finds the call
     assert late.ended
-    assert late.caller == "09876543210"
+    assert late.caller == PhoneNumber.parse("09876543210")
     harness.advance(4)
     assert harness.store.load("3341") is None
 

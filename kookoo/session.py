@@ -1,0 +1,137 @@
+"""The call session: one request's load → handle → save of its :class:`~kookoo.calls.Call`.
+
+KooKoo sends one HTTP request per step of a call; each request runs in a :class:`CallSession`
+that
+
+- opens the call (loads it from the store by ``sid``, or creates it for ``NewCall``) and
+  records the event on it (history, caller, end of call);
+- lets the app run the handler on it;
+- saves it with compare-and-set, or discards it: a request whose handler failed saves
+  nothing, and :meth:`CallSession.restore` hands an error handler the call exactly as it was
+  stored, without the failing handler's half-made changes.
+
+The snapshot is the stored record itself: :meth:`~CallSession.restore` reads it again, so the
+hot path pays nothing for a rollback it almost never needs.
+
+The retry policy (how often a lost compare-and-set race is re-run) belongs to the app; the
+session says whether a retry makes sense.
+"""
+
+from __future__ import annotations
+
+from kookoo.calls import Call
+from kookoo.events import Disconnect, Event, Hangup, NewCall, NewSms
+from kookoo.phone import PhoneNumber
+from kookoo.stores.base import CallStore, ConflictError
+
+__all__ = ["CallSession"]
+
+_ENDING_EVENTS = (Hangup, Disconnect)
+
+
+class CallSession:
+    """One request's hold on its call.
+
+    Args:
+        store: where the call lives; ``None`` for a request whose call is not stored (the
+            portal's test ping): the call is built fresh and never saved.
+        event: the request's event.
+        call_class: the :class:`Call` subclass to hand handlers (``KooKoo.call_class``).
+
+    Attributes:
+        call: the call opened by :meth:`open` (``None`` before).
+        discarded: True after :meth:`discard`: :meth:`commit` then saves nothing.
+
+    Example::
+
+        session = CallSession(store, event)
+        call = session.open()
+        call.state["choice"] = "1"
+        session.commit()          # ConflictError if another request saved first
+    """
+
+    __slots__ = ("_fresh", "call", "call_class", "discarded", "event", "store")
+
+    def __init__(
+        self, store: CallStore | None, event: Event, *, call_class: type[Call] = Call
+    ) -> None:
+        self.store = store
+        self.event = event
+        self.call_class = call_class
+        self.call: Call | None = None
+        self.discarded = False
+        # A NewCall starts a call: the first try creates the record without reading it.
+        # If one exists after all (state saved before the call, or a repeated NewCall), the
+        # create conflicts and the next open() reads the stored call.
+        self._fresh = isinstance(event, NewCall)
+
+    def open(self) -> Call:
+        """Load (or create) the call and record the event on it; return it.
+
+        Raises whatever the store raises when it cannot be read.
+        """
+        self.discarded = False
+        event = self.event
+        stored = None
+        if self.store is not None and not self._fresh:
+            stored = self.store.load(event.sid)
+        if stored is None:
+            call = self.call_class(sid=event.sid)  # "" only for the test ping, never saved
+        elif type(stored) is not self.call_class:
+            call = self.call_class.from_json(stored.to_json(), version=stored.version)
+        else:
+            call = stored
+        _capture_numbers(call, event)
+        call.record_event(event.name or "Continue")
+        if isinstance(event, _ENDING_EVENTS) and not call.ended:
+            call.mark_ended()
+        self.call = call
+        return call
+
+    def discard(self) -> None:
+        """Save nothing of this request (its handler failed)."""
+        self.discarded = True
+
+    def restore(self) -> Call:
+        """Throw away the changes made to the call so far and open it again as stored.
+
+        For an error handler: it sees (and may change) the call without the failing
+        handler's half-made changes.
+        """
+        return self.open()
+
+    def commit(self) -> None:
+        """Save the call unless it was discarded (compare-and-set).
+
+        Raises:
+            ConflictError: another request saved the call first; :meth:`retry` says whether
+                running the request again on the stored call is worth it.
+            CallStateError: the call's state holds a value JSON cannot store.
+        """
+        if self.discarded or self.store is None or self.call is None:
+            return
+        self.store.save(self.call)
+
+    def retry_is_free(self, error: ConflictError) -> bool:
+        """True when ``error`` came from creating a call that existed already (a repeated
+        ``NewCall``): running again on the stored call does not count as a retry."""
+        if self._fresh and error.expected == 0:
+            self._fresh = False
+            return True
+        return False
+
+
+def _capture_numbers(call: Call, event: Event) -> None:
+    """Keep the caller and the called number, from the typed event."""
+    if isinstance(event, NewCall):
+        if event.caller is not None:
+            call.caller = event.caller
+        if event.called_number is not None:
+            call.called_number = event.called_number
+    elif isinstance(event, NewSms):
+        if event.sender is not None:
+            call.caller = event.sender
+    elif call.caller is None:
+        cid = event.params.get("cid")
+        if cid:
+            call.caller = PhoneNumber.parse(cid)

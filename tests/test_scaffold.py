@@ -1,0 +1,212 @@
+"""Registration: the handler contract checked when a handler is registered, mounted groups,
+steps no handler serves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+
+from kookoo import Call, Event, GotDTMF, HandlerGroup, KooKoo, NewCall, Response
+from kookoo.flow import FlowCall, Step
+from kookoo.stores import MemoryStore
+
+
+def xml(body: str) -> bytes:
+    return b"<?xml version='1.0' encoding='UTF-8'?>\n" + body.encode()
+
+
+def test_a_misspelt_call_parameter_is_refused_with_file_line_and_hint() -> None:
+    app = KooKoo(store=MemoryStore())
+
+    def welcome(event: NewCall, cal: Call) -> Response:  # the typo of the field trial
+        return Response().hangup()
+
+    with pytest.raises(TypeError) as info:
+        app.on_new_call(welcome)
+    message = str(info.value)
+    assert "has a required parameter 'cal' that kookoo cannot fill; did you mean 'call'?" in message
+    line = welcome.__code__.co_firstlineno
+    assert f"{__file__}:{line}" in message
+    assert app.routes() == []
+
+
+def test_an_unknown_required_parameter_lists_what_kookoo_fills() -> None:
+    app = KooKoo(store=MemoryStore())
+
+    def menu(event: GotDTMF, account: str) -> Response:
+        return Response().hangup()
+
+    with pytest.raises(TypeError, match=r"kookoo fills only 'call', 'request', 'lang'$"):
+        app.add_handler(GotDTMF, menu, route="/ivr/<lang>")
+
+
+def test_optional_and_route_parameters_are_accepted() -> None:
+    app = KooKoo(store=MemoryStore())
+
+    def menu(event: GotDTMF, lang: str, call: Call, greeting: str = "hi") -> Response:
+        return Response().play_text(f"{greeting} {lang} {call.state.get('n')}")
+
+    app.add_handler(GotDTMF, menu, route="/ivr/<lang>")
+    resp = Client(app).get("/ivr/hi?event=GotDTMF&sid=1&data=1")
+    assert resp.data == xml("<response><playtext>hi hi None</playtext></response>")
+
+
+def test_call_as_a_positional_only_parameter_is_refused() -> None:
+    app = KooKoo(store=MemoryStore())
+
+    def welcome(event: NewCall, call: Call, /) -> Response:
+        return Response().hangup()
+
+    with pytest.raises(TypeError, match="positional-only"):
+        app.on_new_call(welcome)
+
+
+def test_an_error_handler_without_the_event_parameter_is_refused() -> None:
+    app = KooKoo(store=MemoryStore())
+
+    def broken(error: Exception) -> Response:
+        return Response().hangup()
+
+    with pytest.raises(TypeError, match=r"must take the error and the event"):
+        app.add_error_handler(KeyError, broken)
+
+    def typo(error: Exception, event: Event, cal: Call) -> Response:
+        return Response().hangup()
+
+    with pytest.raises(TypeError, match=r"did you mean 'call'\?"):
+        app.add_error_handler(KeyError, typo)
+
+
+def test_a_flow_that_is_not_a_generator_is_refused_at_registration() -> None:
+    app = KooKoo(store=MemoryStore())
+
+    def survey(call: FlowCall) -> Response:
+        return Response().hangup()
+
+    with pytest.raises(TypeError, match=r"must be a generator function"):
+        app.flow("/survey")(survey)  # type: ignore[type-var]
+    assert app.routes() == []
+
+
+def test_handlers_added_to_a_group_after_mount_are_served() -> None:
+    group = HandlerGroup()
+
+    @group.on_new_call
+    def start(event: NewCall) -> Response:
+        return Response().play_text("start")
+
+    app = KooKoo(store=MemoryStore())
+    app.mount(group, prefix="/survey")
+
+    @group.on_dtmf
+    def pressed(event: GotDTMF) -> Response:  # added after mount: must not be lost
+        return Response().play_text(f"pressed {event.digits}")
+
+    @group.errorhandler(KeyError)
+    def missing(error: KeyError, event: Event) -> Response:
+        return Response().play_text("missing").hangup()
+
+    @group.on_dtmf(step="boom")
+    def boom(event: GotDTMF) -> Response:
+        raise KeyError("x")
+
+    client = Client(app)
+    resp = client.get("/survey?event=GotDTMF&sid=1&data=7")
+    assert resp.data == xml("<response><playtext>pressed 7</playtext></response>")
+    assert [(r[0], r[1], r[2]) for r in app.routes()] == [
+        ("/survey", "GotDTMF", None),
+        ("/survey", "GotDTMF", "boom"),
+        ("/survey", "NewCall", None),
+    ]
+    app.store.save(Call("2", step="boom"))  # type: ignore[union-attr]
+    resp = client.get("/survey?event=GotDTMF&sid=2&data=7")
+    # the group's error handler, added after mount, answers for the group's route
+    assert resp.data == xml("<response><playtext>missing</playtext><hangup/></response>")
+
+
+def test_a_group_refuses_handlers_once_its_app_serves() -> None:
+    group = HandlerGroup()
+    app = KooKoo(store=False)
+    app.mount(group)
+
+    @group.on_new_call
+    def start(event: NewCall) -> Response:
+        return Response().hangup()
+
+    Client(app).get("/?event=NewCall&sid=1")
+
+    def late(event: GotDTMF) -> Response:
+        return Response().hangup()
+
+    with pytest.raises(RuntimeError, match="already handled a request"):
+        group.on_dtmf(late)
+
+
+def _menu_app() -> KooKoo:
+    app = KooKoo(store=MemoryStore())
+
+    @app.on_new_call
+    def welcome(event: NewCall, call: Call) -> Response:
+        return Response().collect_dtmf(max_digits=1).play_text("menu").next_step("langauge")
+
+    @app.on_dtmf(step="language")
+    def language(event: GotDTMF, call: Call) -> Response:
+        return Response().hangup()
+
+    return app
+
+
+def test_check_names_a_step_no_handler_serves_with_a_hint() -> None:
+    app = _menu_app()
+    assert app.check() == [
+        "handler _menu_app.<locals>.welcome names step 'langauge', which no handler serves "
+        "(the call's next event goes to the route's default handler); did you mean 'language'?"
+    ]
+
+
+def test_the_first_request_logs_unknown_steps(caplog: pytest.LogCaptureFixture) -> None:
+    app = _menu_app()
+    with caplog.at_level(logging.WARNING, logger="kookoo"):
+        Client(app).get("/?event=NewCall&sid=1")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    # once from the check at the first request, and the reply naming it does not repeat it
+    assert len(warnings) == 1
+    assert "names step 'langauge'" in warnings[0]
+    assert "did you mean 'language'?" in warnings[0]
+
+
+def test_a_step_computed_at_run_time_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
+    app = KooKoo(store=MemoryStore())
+    name = "nowhere"
+
+    @app.on_new_call
+    def welcome(event: NewCall, call: Call) -> Response:
+        return Response().play_text("hi").next_step(name)
+
+    client = Client(app)
+    with caplog.at_level(logging.WARNING, logger="kookoo"):
+        client.get("/?event=NewCall&sid=1")
+        client.get("/?event=NewCall&sid=2")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "app kookoo: handler test_a_step_computed_at_run_time_is_reported_once.<locals>.welcome "
+        "names step 'nowhere', which no handler serves (the call's next event goes to the "
+        "route's default handler)"
+    ]
+
+
+def test_decorators_return_the_function_unchanged() -> None:
+    app = KooKoo(store=MemoryStore())
+
+    def welcome(event: NewCall) -> Response:
+        return Response().hangup()
+
+    def survey(call: FlowCall) -> Generator[Step, Any, None]:
+        yield call.say("hi").hangup()
+
+    assert app.on_new_call(welcome) is welcome
+    assert app.flow("/s")(survey) is survey

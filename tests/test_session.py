@@ -1,0 +1,162 @@
+"""The call session: load -> handle -> save, and what a failure leaves in the store."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from werkzeug.test import Client
+
+from kookoo import Call, CallSession, Event, GotDTMF, KooKoo, NewCall, Response
+from kookoo.phone import PhoneNumber
+from kookoo.stores import ConflictError, MemoryStore
+
+
+def xml(body: str) -> bytes:
+    return b"<?xml version='1.0' encoding='UTF-8'?>\n" + body.encode()
+
+
+def _bank(store: MemoryStore) -> KooKoo:
+    app = KooKoo(store=store)
+
+    @app.on_dtmf
+    def withdraw(event: GotDTMF, call: Call) -> Response:
+        call.state["balance"] -= 100
+        call.state["log"].append("withdrew")
+        raise ConnectionError("core banking is down")
+
+    @app.errorhandler(ConnectionError)
+    def down(error: ConnectionError, event: Event, call: Call) -> Response:
+        call.state["failures"] = call.state.get("failures", 0) + 1
+        return Response().play_text(f"Balance {call.state['balance']}").hangup()
+
+    return app
+
+
+def test_an_answered_error_saves_the_error_handler_not_the_failed_handler() -> None:
+    store = MemoryStore()
+    store.save(Call("7", state={"balance": 500, "log": []}))
+    resp = Client(_bank(store)).get("/?event=GotDTMF&sid=7&data=1")
+    # the error handler saw the balance as stored, not the half-made 400
+    assert resp.data == xml("<response><playtext>Balance 500</playtext><hangup/></response>")
+    stored = store.load("7")
+    assert stored is not None
+    assert stored.state == {"balance": 500, "log": [], "failures": 1}
+    assert [h.event for h in stored.history] == ["GotDTMF"]
+
+
+def test_an_unanswered_failure_saves_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    store = MemoryStore()
+    store.save(Call("8", state={"balance": 500, "log": []}))
+    app = KooKoo(store=store)
+
+    @app.on_dtmf
+    def withdraw(event: GotDTMF, call: Call) -> Response:
+        call.state["balance"] -= 100
+        raise RuntimeError("bug")
+
+    with caplog.at_level(logging.ERROR, logger="kookoo"):
+        resp = Client(app).get("/?event=GotDTMF&sid=8&data=1")
+    assert b"Sorry, something went wrong" in resp.data
+    stored = store.load("8")
+    assert stored is not None
+    assert stored.version == 1
+    assert stored.state == {"balance": 500, "log": []}
+    assert any("sid=8" in r.getMessage() for r in caplog.records)
+
+
+def test_the_caller_comes_from_the_typed_event() -> None:
+    store = MemoryStore()
+    app = KooKoo(store=store)
+
+    @app.on_new_call
+    def welcome(event: NewCall, call: Call) -> Response:
+        assert call.caller == event.caller
+        return Response().play_text(f"hello {call.caller}")
+
+    # cid is no Indian number; KooKoo's cid_e164 gives its national form (NewCall.caller)
+    resp = Client(app).get("/?event=NewCall&sid=9&cid=0000&cid_e164=%2B918041169706")
+    assert resp.data == xml("<response><playtext>hello +918041169706</playtext></response>")
+    stored = store.load("9")
+    assert stored is not None
+    assert stored.caller == PhoneNumber(raw="0000", national="8041169706")
+
+
+class BankCall(Call):
+    """A call class with an app's own helper."""
+
+    def balance(self) -> int:
+        value = self.state.get("balance", 0)
+        return value if isinstance(value, int) else 0
+
+
+class BankApp(KooKoo):
+    call_class = BankCall
+
+
+def test_call_class_is_what_handlers_receive() -> None:
+    store = MemoryStore()
+    store.save(Call("10", state={"balance": 250}))
+    app = BankApp(store=store)
+    seen: list[type[Call]] = []
+
+    @app.on_dtmf
+    def balance(event: GotDTMF, call: BankCall) -> Response:
+        seen.append(type(call))
+        return Response().play_text(f"{call.balance()}")
+
+    @app.on_new_call
+    def welcome(event: NewCall, call: BankCall) -> Response:
+        seen.append(type(call))
+        return Response().play_text(f"{call.balance()}")
+
+    client = Client(app)
+    assert client.get("/?event=GotDTMF&sid=10&data=1").data == xml(
+        "<response><playtext>250</playtext></response>"
+    )
+    assert client.get("/?event=NewCall&sid=11").data == xml(
+        "<response><playtext>0</playtext></response>"
+    )
+    assert seen == [BankCall, BankCall]
+
+
+def test_session_commit_and_conflict() -> None:
+    store = MemoryStore()
+    store.save(Call("12"))
+    event = GotDTMF(sid="12", digits="1")
+    first, second = CallSession(store, event), CallSession(store, event)
+    a, b = first.open(), second.open()
+    a.state["x"] = 1
+    b.state["x"] = 2
+    first.commit()
+    with pytest.raises(ConflictError) as info:
+        second.commit()
+    assert not second.retry_is_free(info.value)  # a real race, not a repeated NewCall
+    stored = store.load("12")
+    assert stored is not None
+    assert stored.state == {"x": 1}
+
+
+def test_session_discard_saves_nothing_and_restore_rereads() -> None:
+    store = MemoryStore()
+    store.save(Call("13", state={"n": 1}))
+    session = CallSession(store, GotDTMF(sid="13", digits="1"))
+    call = session.open()
+    call.state["n"] = 99
+    assert session.restore().state == {"n": 1}
+    session.discard()
+    session.commit()
+    stored = store.load("13")
+    assert stored is not None
+    assert stored.version == 1
+
+
+def test_a_repeated_new_call_runs_on_the_stored_call_for_free() -> None:
+    store = MemoryStore()
+    store.save(Call("14", state={"seen": True}))
+    session = CallSession(store, NewCall(sid="14"))
+    session.open()  # fresh: not read
+    with pytest.raises(ConflictError) as info:
+        session.commit()
+    assert session.retry_is_free(info.value)
+    assert session.open().state == {"seen": True}
