@@ -89,16 +89,16 @@ def generate_secret() -> str:
 # -- hardening of what goes out ---------------------------------------------------------------
 
 # C0 and C1 controls, DEL, the Unicode line/paragraph separators and the bidi controls that can
-# make a log line read differently from what it holds; the backslash so an escape is unambiguous.
+# make a log line read differently from what it holds.
 _ESCAPES: dict[int, str] = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
-_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x5C: "\\\\"})
+_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
 for _c in (0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)):
     _ESCAPES[_c] = f"\\u{_c:04x}"
 
 
 def escape_for_log(text: object, limit: int | None = 200) -> str:
     """``text`` made safe for one log line: control characters (CR and LF included), Unicode
-    line separators, bidi controls and backslashes are written as escapes, so a request can
+    line separators and bidi controls are written as escapes, so a request can
     never start a fake log line; longer than ``limit`` characters is cut with a marker.
 
     >>> escape_for_log("GotDTMF\\n[CRITICAL] fake")
@@ -107,7 +107,7 @@ def escape_for_log(text: object, limit: int | None = 200) -> str:
     'xxxx...(+6 chars)'
     """
     value = text if isinstance(text, str) else str(text)
-    if not (value.isprintable() and "\\" not in value):
+    if not value.isprintable():
         value = value.translate(_ESCAPES)
     if limit is not None and len(value) > limit:
         return f"{value[:limit]}...(+{len(value) - limit} chars)"

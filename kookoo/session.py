@@ -24,9 +24,17 @@ from kookoo.events import Disconnect, Event, Hangup, NewCall, NewSms
 from kookoo.phone import PhoneNumber
 from kookoo.stores.base import CallStore, ConflictError
 
-__all__ = ["CallSession"]
+__all__ = ["CallSession", "UnknownCallError"]
 
 _ENDING_EVENTS = (Hangup, Disconnect)
+# Events that may start a record: anything else needs a call the store already knows.
+_STARTING_EVENTS = (NewCall, NewSms)
+
+
+class UnknownCallError(LookupError):
+    """An event other than NewCall (or NewSms) for a sid the store has never seen (or has
+    forgotten): nobody may create a call record by guessing a sid. The caller hears the
+    fallback and a hangup, and the app logs a WARNING."""
 
 
 class CallSession:
@@ -50,7 +58,7 @@ class CallSession:
         session.commit()          # ConflictError if another request saved first
     """
 
-    __slots__ = ("_fresh", "call", "call_class", "discarded", "event", "store")
+    __slots__ = ("_fresh", "call", "call_class", "discarded", "duplicate", "event", "store")
 
     def __init__(
         self, store: CallStore | None, event: Event, *, call_class: type[Call] = Call
@@ -60,6 +68,7 @@ class CallSession:
         self.call_class = call_class
         self.call: Call | None = None
         self.discarded = False
+        self.duplicate = False
         # A NewCall starts a call: the first try creates the record without reading it.
         # If one exists after all (state saved before the call, or a repeated NewCall), the
         # create conflicts and the next open() reads the stored call.
@@ -68,13 +77,32 @@ class CallSession:
     def open(self) -> Call:
         """Load (or create) the call and record the event on it; return it.
 
-        Raises whatever the store raises when it cannot be read.
+        A NewCall for a call that already had one (it is live, or ended moments ago) is a
+        duplicate: the handler runs on the stored call, but its caller, called number and
+        state are not overwritten and nothing of the request is saved (:attr:`duplicate`).
+
+        Raises:
+            UnknownCallError: an event other than NewCall/NewSms for a sid the store does not
+                hold; no record is created.
+            Exception: whatever the store raises when it cannot be read.
         """
         self.discarded = False
         event = self.event
         stored = None
         if self.store is not None and not self._fresh:
             stored = self.store.load(event.sid)
+            if stored is None and not isinstance(event, _STARTING_EVENTS):
+                raise UnknownCallError(
+                    f"{event.name or 'Continue'} for a call this app has no record of; "
+                    "only NewCall starts a call"
+                )
+        if stored is not None and type(stored) is not self.call_class:
+            stored = self.call_class.from_json(stored.to_json(), version=stored.version)
+        if stored is not None and isinstance(event, NewCall) and _had_new_call(stored):
+            # Leave the stored call alone: run the handler on it, save nothing.
+            self.duplicate = self.discarded = True
+            self.call = stored
+            return stored
         if stored is None:
             call = self.call_class(sid=event.sid)  # "" only for the test ping, never saved
         elif type(stored) is not self.call_class:
@@ -119,6 +147,10 @@ class CallSession:
             self._fresh = False
             return True
         return False
+
+
+def _had_new_call(call: Call) -> bool:
+    return any(entry.event == "NewCall" for entry in call.history)
 
 
 def _capture_numbers(call: Call, event: Event) -> None:
