@@ -249,6 +249,15 @@ class SharedSecret:
                 found = True
         return found
 
+    def _strip_path(self, path: str) -> GuardResult | None:
+        cut = path.find("/", 1)
+        if (cut < 0 and len(path) <= MIN_SECRET_LENGTH) or 0 < cut <= MIN_SECRET_LENGTH:
+            return None  # the first segment is too short to be a secret: no comparison
+        segment = path[1:] if cut < 0 else path[1:cut]
+        if not self.matches(segment.encode("latin-1", "replace")):
+            return None
+        return GuardResult("ok", "/" if cut < 0 else path[cut:], segment, token_in_path=True)
+
     def check(self, environ: WSGIEnvironment) -> GuardResult:
         """Look for the token in the query, then in the first path segment; never raises.
 
@@ -272,12 +281,11 @@ class SharedSecret:
                 else value.encode("latin-1", "replace")
             )
             if self.matches(raw):
-                return GuardResult("ok", path, raw.decode("ascii"))
+                return self._strip_path(path) or GuardResult("ok", path, raw.decode("ascii"))
         # The first path segment: "/<secret>/ivr" -> the router sees "/ivr".
-        cut = path.find("/", 1)
-        segment = path[1:] if cut < 0 else path[1:cut]
-        if len(segment) >= MIN_SECRET_LENGTH and self.matches(segment.encode("latin-1", "replace")):
-            return GuardResult("ok", "/" if cut < 0 else path[cut:], segment, token_in_path=True)
+        stripped = self._strip_path(path)
+        if stripped is not None:
+            return stripped
         if value:
             return GuardResult("wrong", path, message=_WRONG)
         return GuardResult("missing", path, message=_MISSING)

@@ -547,3 +547,12 @@ def test_public_url_is_validated_and_read_from_the_environment() -> None:
 )
 def test_with_token(url: str, expected: str) -> None:
     assert with_token(url, SECRET) == expected
+
+
+def test_a_path_token_is_stripped_even_when_the_query_has_one_too() -> None:
+    result = SharedSecret(SECRET).check(environ(path=f"/{SECRET}/ivr", query=f"kk_token={SECRET}"))
+    assert (result.allowed, result.path, result.token_in_path) == (True, "/ivr", True)
+    # A short first segment is never compared (it cannot be a secret).
+    assert SharedSecret(SECRET).check(environ(path="/ivr/x", query=f"kk_token={SECRET}")).path == (
+        "/ivr/x"
+    )
