@@ -494,7 +494,12 @@ class KooKoo(Scaffold):
         """Read the parameters (query, then a POST form) into ``ctx.params`` and parse the
         typed event; a :class:`Reply` (400) when the request is not KooKoo's."""
         environ = ctx.environ
-        query: str = environ.get("QUERY_STRING", "")
+        guarded = ctx.guard
+        query: str
+        if guarded is not None and guarded.query is not None:
+            query = guarded.query  # the checked kk_token pair already cut out
+        else:
+            query = environ.get("QUERY_STRING", "")
         if not query.isascii():
             # Raw (not percent-encoded) UTF-8 reaches WSGI as latin-1, like PATH_INFO.
             query = query.encode("latin-1").decode("utf-8", "replace")
@@ -517,7 +522,7 @@ class KooKoo(Scaffold):
                 params.setdefault(key, form[key])
         if len(params) > self.max_params:
             return self._too_many(params)
-        if ctx.guard is not None and ctx.guard.token is not None:
+        if guarded is not None and guarded.token is not None:
             params.pop(TOKEN_PARAM, None)  # the secret stays out of handlers and their logs
         try:
             ctx.event = event = parse_event(params)

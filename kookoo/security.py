@@ -153,9 +153,20 @@ class GuardResult:
         reason: ``"ok"``, ``"missing"``, ``"wrong"`` (the secret) or ``"address"`` (allow-list).
         message: the one-line sentence for the 403 body (never holds a secret).
         status: 200 when allowed, else 403.
+        query: the query string without the ``kk_token`` pair that was checked (``None``: as
+            the request sent it), so the parser need not read the secret again.
     """
 
-    __slots__ = ("allowed", "message", "path", "reason", "status", "token", "token_in_path")
+    __slots__ = (
+        "allowed",
+        "message",
+        "path",
+        "query",
+        "reason",
+        "status",
+        "token",
+        "token_in_path",
+    )
 
     def __init__(
         self,
@@ -172,6 +183,7 @@ class GuardResult:
         self.token = token
         self.token_in_path = token_in_path
         self.message = message
+        self.query: str | None = None
 
     def __repr__(self) -> str:
         return f"GuardResult({self.reason!r}, path={self.path!r})"
@@ -281,7 +293,13 @@ class SharedSecret:
                 else value.encode("latin-1", "replace")
             )
             if self.matches(raw):
-                return self._strip_path(path) or GuardResult("ok", path, raw.decode("ascii"))
+                result = self._strip_path(path) or GuardResult("ok", path, raw.decode("ascii"))
+                # Cut the pair out: "a=1&kk_token=x&b=2" -> "a=1&b=2".
+                if end < 0:
+                    result.query = query[: max(start - 10, 0)]
+                else:
+                    result.query = query[: start - 9] + query[end + 1 :]
+                return result
         # The first path segment: "/<secret>/ivr" -> the router sees "/ivr".
         stripped = self._strip_path(path)
         if stripped is not None:

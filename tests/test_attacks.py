@@ -451,7 +451,7 @@ def fuzz_app(secret: bool) -> KooKoo:
 _APPS = {True: fuzz_app(True), False: fuzz_app(False)}
 
 
-@settings(max_examples=150, derandomize=True)
+@settings(max_examples=600, derandomize=True)
 @given(
     secret=st.booleans(),
     method=st.sampled_from(["GET", "POST", "HEAD", "PUT", "OPTIONS"]),

@@ -556,3 +556,21 @@ def test_a_path_token_is_stripped_even_when_the_query_has_one_too() -> None:
     assert SharedSecret(SECRET).check(environ(path="/ivr/x", query=f"kk_token={SECRET}")).path == (
         "/ivr/x"
     )
+
+
+@pytest.mark.parametrize(
+    ("query", "rest"),
+    [
+        (f"kk_token={SECRET}", ""),
+        (f"kk_token={SECRET}&a=1", "a=1"),
+        (f"a=1&kk_token={SECRET}", "a=1"),
+        (f"a=1&kk_token={SECRET}&b=2", "a=1&b=2"),
+        (f"a=1&kk_token={SECRET}&kk_token=x", "a=1&kk_token=x"),
+    ],
+)
+def test_the_checked_token_pair_is_cut_from_the_query(query: str, rest: str) -> None:
+    assert SharedSecret(SECRET).check(environ(query=query)).query == rest
+
+
+def test_a_path_token_leaves_the_query_alone() -> None:
+    assert SharedSecret(SECRET).check(environ(path=f"/{SECRET}/x", query="a=1")).query is None
