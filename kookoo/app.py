@@ -775,17 +775,21 @@ class KooKoo(Scaffold):
 
     def _resolve_urls(self, response: Response, ctx: RequestContext) -> None:
         """Make relative ``gotourl``/``playaudio`` URLs absolute (``public_url`` or a trusted
-        host, never any ``Host``), keeping the request's token; ``//host`` is refused."""
+        host, never any ``Host``); a ``gotourl`` keeps the request's token (audio does not
+        need it, so the secret does not travel further); ``//host`` is refused."""
         guard = ctx.guard
+        token = guard.token if guard is not None else None
+        in_path = guard is not None and guard.token_in_path
         for element in response._element.iter("gotourl", "playaudio"):
             text = element.text
             if text and "://" not in text:
+                keep = element.tag == "gotourl"
                 element.text = self.url_resolver.resolve(
                     text,
                     ctx.environ,
                     path=ctx.path,
-                    token=guard.token if guard is not None else None,
-                    token_in_path=guard is not None and guard.token_in_path,
+                    token=token if keep else None,
+                    token_in_path=in_path and keep,
                 )
 
     def fallback(self, event: Event) -> bytes:

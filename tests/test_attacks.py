@@ -5,6 +5,7 @@ routes, the token through gotourl and a bounded fuzz of the whole pipeline."""
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 import logging
 from pathlib import Path
@@ -302,11 +303,23 @@ def test_a_scheme_relative_url_is_refused(caplog: pytest.LogCaptureFixture) -> N
 def test_relative_gotourl_keeps_the_token() -> None:
     app = relative_app(secret=SECRET, public_url="https://ivr.example.in")
     resp = Client(app).get(f"/ivr?event=NewCall&sid=1&kk_token={SECRET}")
-    assert f"<gotourl>https://ivr.example.in/menu?step=2&amp;kk_token={SECRET}</gotourl>" in (
-        resp.data.decode()
+    assert (
+        resp.data
+        == DECL
+        + (
+            "<response><playaudio>https://ivr.example.in/static/hi.wav</playaudio>"
+            f"<gotourl>https://ivr.example.in/menu?step=2&amp;kk_token={SECRET}</gotourl></response>"
+        ).encode()
     )
     resp = Client(app).get(f"/{SECRET}/ivr?event=NewCall&sid=1")
-    assert f"<gotourl>https://ivr.example.in/{SECRET}/menu?step=2</gotourl>" in resp.data.decode()
+    assert (
+        resp.data
+        == DECL
+        + (
+            "<response><playaudio>https://ivr.example.in/static/hi.wav</playaudio>"
+            f"<gotourl>https://ivr.example.in/{SECRET}/menu?step=2</gotourl></response>"
+        ).encode()
+    )
 
 
 # -- 7. 4xx bodies echoed control characters and kilobytes; no nosniff -------------------------
@@ -474,7 +487,7 @@ def test_fuzzed_requests_never_crash(
         "SERVER_PORT": "80",
         "REMOTE_ADDR": "127.0.0.1",
         "wsgi.url_scheme": "http",
-        "wsgi.input": __import__("io").BytesIO(b""),
+        "wsgi.input": io.BytesIO(b""),
         "HTTP_HOST": host,
     }
     if forwarded is not None:
