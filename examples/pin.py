@@ -75,7 +75,7 @@ def pin_check(call: FlowCall) -> Generator[Step, Any, None]:
             yield (
                 call.say("Your balance is")
                 .say_as(Decimal(balance), format="currency_decimal", lang="EN")
-                .say("Thank you for banking with Acme.")
+                .play_text("Thank you for banking with Acme.")
                 .hangup()
             )
             return

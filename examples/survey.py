@@ -34,7 +34,8 @@ def save(kind: str, sid: str, **fields: Any) -> None:
 
 
 def valid_age(digits: str) -> bool:
-    return 1 <= int(digits) <= 120
+    """An age from 1 to 120; ``*`` or any other key that is not a digit is no age."""
+    return digits.isdecimal() and digits.isascii() and 1 <= int(digits) <= 120
 
 
 def on_hangup(call: FlowCall, answers: dict[str, Any]) -> None:

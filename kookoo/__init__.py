@@ -12,6 +12,7 @@ from __future__ import annotations
 from kookoo.app import HandlerError, HandlerGroup, KooKoo, Reply, RequestContext
 from kookoo.calls import Call, CallStateError
 from kookoo.events import (
+    CallStatus,
     Conference,
     Continue,
     Dial,
@@ -48,6 +49,7 @@ __all__ = [
     "Call",
     "CallSession",
     "CallStateError",
+    "CallStatus",
     "CollectDtmf",
     "Conference",
     "Continue",

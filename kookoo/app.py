@@ -606,6 +606,8 @@ class KooKoo(Scaffold):
                 )
             body = self.dispatch(ctx, event)
             try:
+                if session.conflict is not None:  # a checkpoint lost a race mid-request
+                    raise session.conflict
                 session.commit()
                 return body
             except ConflictError as exc:
@@ -665,6 +667,18 @@ class KooKoo(Scaffold):
             if handler is None:
                 if isinstance(event, _ENDING_EVENTS):
                     return b""  # KooKoo ignores replies to the end-of-call notifications
+                if call is not None and call.step is not None and call.last_reply:
+                    # A retried or unexpected request: say the step's reply again rather
+                    # than end the call (kookoo cannot tell a retry from a repeat).
+                    logger.warning(
+                        "sid=%s step %r has no handler for %s on route %s: sending its last "
+                        "reply again",
+                        event.sid or "-",
+                        call.step,
+                        type(event).__name__,
+                        ctx.route,
+                    )
+                    return call.last_reply.encode("utf-8")
                 raise HandlerError(
                     f"no handler for {type(event).__name__} on route {ctx.route!r}"
                     + (f" in step {call.step!r}" if call is not None and call.step else "")
@@ -682,6 +696,8 @@ class KooKoo(Scaffold):
             kwargs["call"] = call
         if handler.wants_request:
             kwargs["request"] = ctx.request
+        if handler.wants_session:
+            kwargs["session"] = ctx.session
         if ctx.path_args:
             for key, value in ctx.path_args.items():
                 if key in handler.path_params or handler.accepts_kwargs:
@@ -716,7 +732,10 @@ class KooKoo(Scaffold):
             self._resolve_urls(result, ctx)
             if self.debug:
                 _lint_strictly(result, source)
-            return result.to_xml()
+            body = result.to_xml()
+            if call is not None:
+                call.last_reply = body.decode("utf-8") if call.step is not None else None
+            return body
         if isinstance(result, str | bytes):
             try:
                 parsed = parse_response(result)
@@ -748,6 +767,8 @@ class KooKoo(Scaffold):
         without the failed handler's changes), else log it with the sid and play the
         fallback; either way nothing the failed handler changed is saved."""
         session = ctx.session
+        if session is not None and exc is session.conflict:
+            return b""  # run_call re-runs the request on the stored call
         scoped = self._route_error_handlers.get(ctx.route)
         for cls in type(exc).__mro__:
             entry = (scoped.get(cls) if scoped else None) or self._error_handlers.get(cls)

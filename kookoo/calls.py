@@ -171,6 +171,10 @@ class Call:
         updated_at: when an event was last recorded (unix time); defaults to ``created_at``.
         ended_at: when the call ended (Hangup/Disconnect), or ``None`` while it is live.
         version: managed by the store: 0 means never saved; each successful save adds one.
+        last_reply: the XML of the last reply sent while the call had a step (see
+            :meth:`kookoo.Response.next_step`), said again when the call's next event is
+            one the step has no handler for (a retried or unexpected request); ``None``
+            while the call has no step.
 
     Example::
 
@@ -192,6 +196,7 @@ class Call:
     updated_at: float = 0.0
     ended_at: float | None = None
     version: int = 0
+    last_reply: str | None = None
 
     history_limit: ClassVar[int] = HISTORY_LIMIT
     """How many history entries are kept (class-wide; override on a subclass if needed)."""
@@ -269,6 +274,8 @@ class Call:
             "updated_at": self.updated_at,
             "ended_at": self.ended_at,
         }
+        if self.last_reply is not None:
+            payload["last_reply"] = self.last_reply
         return _ENCODE(payload)
 
     @classmethod
@@ -300,6 +307,7 @@ class Call:
                 updated_at=raw["updated_at"],
                 ended_at=raw["ended_at"],
                 version=version,
+                last_reply=raw.get("last_reply"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"stored call record is incomplete or malformed: {exc!r}") from exc

@@ -43,6 +43,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from kookoo import schema
 from kookoo.lint import RULES, Finding, has_errors, lint
 
 if TYPE_CHECKING:
@@ -255,9 +256,11 @@ def _add_call_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
             help=help_text,
         )
     parser.add_argument("--script", metavar="FILE", help="read actions from FILE, one a line")
-    parser.add_argument("--cid", default="09876543210", help="the caller's number (cid)")
+    parser.add_argument("--cid", default=schema.DEFAULT_CALLER, help="the caller's number (cid)")
     parser.add_argument(
-        "--called-number", default="918065740671", help="the number dialled (called_number)"
+        "--called-number",
+        default=schema.DEFAULT_CALLED_NUMBER,
+        help="the number dialled (called_number)",
     )
     parser.add_argument("--sid", help="the call id (default: a random 16-digit number)")
     parser.add_argument(
@@ -376,7 +379,9 @@ def _waiting_text(call: SimulatedCall) -> str:
     if waiting == "digits":
         details = [f"max {node.get('l')}" if node.get("l") else "", f"end with {node.get('t')}"]
         timeout = node.get_int("o")
-        details.append(f"timeout {(4000 if timeout is None else timeout) / 1000:g} s")
+        if timeout is None:
+            timeout = schema.DEFAULT_DTMF_TIMEOUT_MS
+        details.append(f"timeout {timeout / 1000:g} s")
         return "digits (" + ", ".join(d for d in details if d and "None" not in d) + ")"
     if waiting == "recording":
         return f"a recording ({node.text.strip() or 'unnamed'})"

@@ -37,15 +37,17 @@ takes the ``call``: ``result = yield from other_flow(call)``.
 
 from __future__ import annotations
 
-import datetime as _dt
+import logging
 import zlib
 from collections.abc import Callable, Container, Generator, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar
+
+from lxml import etree
 
 from kookoo.calls import Call
 from kookoo.events import (
+    EVENT_TYPES,
     Conference,
     Continue,
     Dial,
@@ -58,9 +60,13 @@ from kookoo.events import (
     Record,
     Stream,
 )
-from kookoo.lang import PlayTextLanguage, SayAsFormat, SayAsFormatName, SayAsLanguage
+from kookoo.lang import PlayTextLanguage
 from kookoo.phone import PhoneNumber
 from kookoo.response import Response
+from kookoo.schema import ELEMENTS
+from kookoo.session import CallSession
+
+logger = logging.getLogger("kookoo")
 
 __all__ = [
     "DialOutcome",
@@ -69,6 +75,7 @@ __all__ = [
     "FlowMismatchError",
     "Recording",
     "Registrar",
+    "Skipped",
     "Step",
     "add_flow",
 ]
@@ -95,6 +102,27 @@ class FlowMismatchError(Exception):
     """A replay yielded another step than the one the call's journal recorded."""
 
 
+# journal["pending"] while a request runs the flow past an answered step (see checkpoint).
+_IN_PROGRESS = "*"
+
+
+class _CallOver(Exception):
+    """KooKoo reported the end of the call while the flow waited for something else."""
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """What :meth:`FlowCall.at_most_once` returns when its side effect may have run in a
+    request that did not finish: it is not run again.
+
+    Attributes:
+        key: the side effect's idempotency key (:attr:`FlowCall.once_key`), to look it up
+            downstream.
+    """
+
+    key: str
+
+
 @dataclass(frozen=True, slots=True)
 class Recording:
     """The result of :meth:`FlowCall.record`."""
@@ -114,109 +142,108 @@ class DialOutcome:
     message: str | None
 
 
-class Step:
-    """One reply of a flow: prompts, then at most one thing KooKoo reports back.
+class Step(Response):
+    """One reply of a flow: a :class:`~kookoo.Response` with everything a Response offers
+    (the same typed builder methods: prompts, Say-As, SMS, dial, record, ...), ending with at
+    most one element that KooKoo reports back on.
 
-    Made by :class:`FlowCall` methods and chainable (``call.say("Thanks").hangup()``).  The
-    reply is built lazily, so replaying the steps of a long flow costs little.  ``name`` keys the
-    step's result in the answers handed to the ``on_hangup`` hook.
+    Made by :class:`FlowCall` methods (``call.say("Thanks").hangup()``) or
+    :meth:`FlowCall.step` for a blank one.  What the flow function receives back for it
+    depends on that last element: the digits for ``<collectdtmf>``, a :class:`Recording`
+    for ``<record>``, a :class:`DialOutcome` for ``<dial>``, the text for ``<recognize>``,
+    ``None`` otherwise.  ``name`` keys the step's result in the answers handed to the
+    ``on_hangup`` hook.
+
+    >>> step = Step(name="pin").play_text("Welcome").send_sms("hi", to="9876543210")
+    >>> with step.collect_dtmf(max_digits=4) as pin:
+    ...     _ = pin.play_text("Enter your PIN")
+    >>> step.expects.__name__
+    'GotDTMF'
     """
 
-    __slots__ = ("expects", "jumps", "name", "ops")
+    __slots__ = ("name",)
 
-    def __init__(self, name: str | None = None) -> None:
-        self.ops: list[tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]] = []
-        self.expects: type[Event] = Continue
-        #: True for a :meth:`goto` step: the flow ends and the next request starts afresh.
-        self.jumps = False
+    def __init__(self, *, sid: str | None = None, name: str | None = None) -> None:
+        super().__init__(sid=sid)
         self.name = name
 
-    def _op(self, method: str, *args: Any, **kwargs: Any) -> Step:
-        if self.expects is not Continue:
-            raise ValueError(
-                f"a step ends with the element KooKoo reports back ({self.expects.__name__}); "
-                f"start a new step for {method}()"
-            )
-        self.ops.append((method, args, tuple(kwargs.items())))
-        return self
+    @property
+    def expects(self) -> type[Event]:
+        """The event KooKoo sends for this step: that of its last element which produces
+        one (``GotDTMF`` for ``<collectdtmf>``, ``Disconnect`` for ``<hangup>``, ...),
+        ``Hangup`` for a :attr:`jumps` step, :class:`~kookoo.events.Continue` otherwise."""
+        return self._shape()[0]
 
-    def say(self, text: str, *, lang: PlayTextLanguage | None = None) -> Step:
-        """Speak ``text``."""
-        return self._op("play_text", text, lang=lang)
+    @property
+    def jumps(self) -> bool:
+        """True for a step with ``<gotourl>``: the flow ends and the next request starts
+        afresh on that URL."""
+        return self._shape()[1]
 
-    def play(self, url: str) -> Step:
-        """Play the audio at ``url``."""
-        return self._op("play_audio", url)
+    def _shape(self) -> tuple[type[Event], bool]:
+        """(what the step waits for, whether it jumps), in one pass over its elements."""
+        expects: type[Event] = Continue
+        for element in self._element:
+            tag = element.tag
+            if tag == "gotourl":
+                return Hangup, True  # nothing comes back to this step
+            event = _EVENT_OF_TAG.get(tag) if isinstance(tag, str) else None
+            if event is not None:
+                expects = event
+        return expects, False
 
-    def say_as(
-        self,
-        value: str | int | Decimal | _dt.date,
-        *,
-        format: SayAsFormat | SayAsFormatName | int,  # KooKoo's own name
-        lang: SayAsLanguage | None = None,
-    ) -> Step:
-        """Speak a value as a number, date, amount or digits (see :meth:`Response.say_as`)."""
-        return self._op("say_as", value, format=format, lang=lang)
-
-    def hangup(self) -> Step:
-        """End the call after the prompts."""
-        self._op("hangup")
-        self.expects = Disconnect
-        return self
-
-    def goto(self, url: str) -> Step:
-        """Send KooKoo's next request to ``url``; the flow ends here."""
-        self._op("goto_url", url)
-        self.expects = Hangup  # nothing comes back to this step
-        self.jumps = True
-        return self
-
-    def _ends_with(self, method: str, expects: type[Event], *args: Any, **kwargs: Any) -> Step:
-        self._op(method, *args, **kwargs)
-        self.expects = expects
-        return self
+    def check(self) -> None:
+        """Refuse a step that KooKoo could not answer as one: nothing may follow the element
+        that KooKoo reports back on (it would never run), and there is at most one."""
+        seen: str | None = None
+        for element in self._element:
+            tag = element.tag if isinstance(element.tag, str) else ""
+            if seen is not None:
+                raise ValueError(
+                    f"a step ends with the element KooKoo reports back (<{seen}>); start a "
+                    f"new step for <{tag}>"
+                )
+            if tag in _EVENT_OF_TAG or tag == "gotourl":
+                seen = tag
 
     @property
     def signature(self) -> str:
         """A short fingerprint of the step's content, compared on replay."""
-        return f"{self.expects.__name__}:{zlib.crc32(repr(self.ops).encode()):08x}"
+        # The root's sid is the call's, the same on every replay of it.
+        crc = zlib.crc32(etree.tostring(self._element))
+        return f"{self.expects.__name__}:{crc:08x}"
 
     def describe(self) -> str:
         """The step in words for error messages: what it waits for and its first prompt."""
-        text = next(
-            (args[0] for _, args, _ in self._flat_ops() if args and isinstance(args[0], str)), ""
-        )
+        text = next((str(t) for t in self._element.itertext() if t.strip()), "")
         text = text if len(text) <= 40 else text[:40] + "..."
         kind = "goto" if self.jumps else self.expects.__name__
         return f"{kind} step {text!r}"
 
-    def _flat_ops(self) -> list[tuple[str, tuple[Any, ...], Any]]:
-        flat: list[tuple[str, tuple[Any, ...], Any]] = []
-        for method, args, kwargs in self.ops:
-            if method == "collect_dtmf":
-                flat.extend(args[0])
-            else:
-                flat.append((method, args, kwargs))
-        return flat
 
-    def build(self, sid: str) -> Response:
-        """The KooKoo reply for this step."""
-        reply = Response(sid=sid or None)
-        for method, args, kwargs in self.ops:
-            if method == "collect_dtmf":
-                prompts: list[tuple[str, tuple[Any, ...], tuple[tuple[str, Any], ...]]]
-                prompts, options = args
-                menu = reply.collect_dtmf(**dict(options))
-                for p_method, p_args, p_kwargs in prompts:
-                    getattr(menu, p_method)(*p_args, **_present(p_kwargs))
-                continue
-            getattr(reply, method)(*args, **_present(kwargs))
-        return reply
+P = ParamSpec("P")
+
+# What KooKoo reports back after each element (the schema's table, as event classes).
+_EVENT_OF_TAG: dict[str, type[Event]] = {
+    spec.tag: EVENT_TYPES.get(spec.event, Continue) for spec in ELEMENTS if spec.event is not None
+}
 
 
-def _present(kwargs: tuple[tuple[str, Any], ...] | dict[str, Any]) -> dict[str, Any]:
-    items = kwargs.items() if isinstance(kwargs, dict) else kwargs
-    return {k: v for k, v in items if v is not None}
+def _starting_with(
+    method: Callable[Concatenate[Step, P], Step],
+) -> Callable[Concatenate[FlowCall, P], Step]:
+    """A :class:`FlowCall` method that starts a new step with a :class:`Step` (so
+    :class:`~kookoo.Response`) method, with that method's own parameters and types."""
+
+    def start(self: FlowCall, /, *args: P.args, **kwargs: P.kwargs) -> Step:
+        return method(self.step(), *args, **kwargs)
+
+    start.__name__ = method.__name__
+    start.__doc__ = (
+        f"A new step that starts with :meth:`Response.{method.__name__} "
+        f"<kookoo.Response.{method.__name__}>`; chain more on it."
+    )
+    return start
 
 
 class FlowCall:
@@ -229,9 +256,15 @@ class FlowCall:
         answers: results of named steps so far (``name=`` on a step builder).
     """
 
-    def __init__(self, call: Call, journal: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        call: Call,
+        journal: dict[str, Any],
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
         self._call = call
         self._journal = journal
+        self._checkpoint = checkpoint
         self._once_index = 0
         self._recordings = 0
         self.answers: dict[str, Any] = {}
@@ -260,61 +293,118 @@ class FlowCall:
 
     # -- replay-safe side effects -----------------------------------------------------------
 
-    def once(self, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run ``func(*args, **kwargs)`` exactly once per call and return its result.
+    @property
+    def once_key(self) -> str:
+        """The idempotency key of the next :meth:`once` / :meth:`at_most_once` of this flow:
+        ``"<sid>:once:<n>"``, the same on every replay and every retry of the request, so a
+        downstream system (a payment API, an SMS gateway) can drop a duplicate."""
+        return f"{self.sid}:once:{self._once_index}"
 
-        On every later replay the recorded result is returned instead.  The result must be
-        JSON (it is stored with the call).  Use it for anything with a side effect or a
+    def once(
+        self,
+        func: Callable[..., T],
+        /,
+        *args: Any,
+        key_param: str | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Run ``func(*args, **kwargs)`` for this call and replay its recorded result after.
+
+        At least once: if the request that ran ``func`` does not save the call (the worker
+        is killed, the store fails, a concurrent request wins), a later request runs it
+        again, with the same :attr:`once_key`.  Pass ``key_param="idempotency_key"`` to have
+        the key handed to ``func`` as that keyword argument.  The result must be JSON (it
+        is stored with the call).  Use it for anything with a side effect or a
         non-deterministic value: saving to a database, sending an SMS, ``time.time()``.
-
-        "Once" holds as long as the request that ran ``func`` saves the call.  If that save
-        fails (another request changed the call meanwhile and the app retries, or the store
-        is down) the record of the run is lost with it and a later request runs ``func``
-        again: make side effects idempotent where a duplicate would hurt (e.g. key them on
-        ``call.sid``).
+        For side effects that must never repeat, use :meth:`at_most_once`.
         """
         if self.suspending:
             return None  # type: ignore[return-value]  # the flow is only being put away
         results: list[Any] = self._journal["once"]
+        key = self.once_key
         index = self._once_index
         self._once_index += 1
         if index < len(results):
             recorded: T = results[index]
             return recorded
+        if key_param is not None:
+            kwargs[key_param] = key
         result = func(*args, **kwargs)
         results.append(result)
         return result
 
+    def at_most_once(
+        self,
+        func: Callable[..., T],
+        /,
+        *args: Any,
+        key_param: str | None = None,
+        **kwargs: Any,
+    ) -> T | Skipped:
+        """Run ``func(*args, **kwargs)`` at most once for this call, whatever crashes.
+
+        The intent is saved to the store before ``func`` runs; a request that finds an intent
+        without a result (the worker died, or the result could not be saved) does not run
+        ``func`` again and gets :class:`Skipped` instead, so the flow can say so or hand the
+        case to a person.  Costs one extra store write.  ``key_param`` as for :meth:`once`.
+        """
+        if self.suspending:
+            return Skipped(self.once_key)
+        results: list[Any] = self._journal["once"]
+        started: list[int] = self._journal.setdefault("started", [])
+        key = self.once_key
+        index = self._once_index
+        self._once_index += 1
+        if index < len(results):
+            recorded = results[index]
+            if isinstance(recorded, dict) and "result" in recorded:
+                value: T = recorded["result"]
+                return value
+            return Skipped(key)
+        if index in started:  # an earlier request recorded the intent and did not finish
+            started.remove(index)
+            results.append({"skipped": True})
+            return Skipped(key)
+        if self._checkpoint is None:
+            raise RuntimeError("at_most_once needs a flow run by the app (a call store)")
+        started.append(index)
+        self._checkpoint()  # the intent is stored before the side effect runs
+        if key_param is not None:
+            kwargs[key_param] = key
+        result = func(*args, **kwargs)
+        started.remove(index)
+        results.append({"result": result})
+        return result
+
     # -- single-request steps (yield them) --------------------------------------------------
 
-    def say(self, text: str, *, lang: PlayTextLanguage | None = None) -> Step:
-        """A step that speaks ``text``; chain more prompts or ``.hangup()``."""
-        return Step().say(text, lang=lang)
+    def step(self, name: str | None = None) -> Step:
+        """A blank step for this call: build anything a :class:`~kookoo.Response` can on it.
 
-    def play(self, url: str) -> Step:
-        """A step that plays the audio at ``url``."""
-        return Step().play(url)
+        ``name`` keys its result in :attr:`answers`.
 
-    def say_as(
-        self,
-        value: str | int | Decimal | _dt.date,
-        *,
-        format: SayAsFormat | SayAsFormatName | int,  # KooKoo's own name
-        lang: SayAsLanguage | None = None,
-    ) -> Step:
-        """A step that speaks a value in a Say-As format (``format="currency"``)."""
-        return Step().say_as(value, format=format, lang=lang)
+        >>> # yield call.step("city").play_text("Say your city").recognize(lang="hi-IN")
+        """
+        return Step(name=name)  # the runner puts the call's sid on the step it sends
+
+    say = _starting_with(Step.play_text)
+    play = _starting_with(Step.play_audio)
+    say_as = _starting_with(Step.say_as)
+    send_sms = _starting_with(Step.send_sms)
+    dial = _starting_with(Step.dial)
+    recognize = _starting_with(Step.recognize)
+    conference = _starting_with(Step.conference)
 
     def hangup(self, text: str | None = None, *, lang: PlayTextLanguage | None = None) -> Step:
         """A step that (optionally says ``text`` and) hangs up."""
-        step = Step()
+        step = self.step()
         if text:
-            step.say(text, lang=lang)
+            step.play_text(text, lang=lang)
         return step.hangup()
 
     def goto(self, url: str) -> Step:
         """A step that sends the call to another route or URL; this flow ends there."""
-        return Step().goto(url)
+        return self.step().goto_url(url)
 
     def ask_digits(
         self,
@@ -327,14 +417,14 @@ class FlowCall:
         name: str | None = None,
     ) -> Step:
         """A step that speaks ``prompt`` and collects digits; its result is the digits
-        (``""`` when the caller pressed nothing)."""
-        prompts = [("play_text", (prompt,), (("lang", lang),))]
-        options: tuple[tuple[str, Any], ...] = (
-            ("max_digits", max_digits),
-            ("terminator", terminator),
-            ("timeout_ms", timeout_ms),
+        (``""`` when the caller pressed nothing).  For more prompts or options, build it on
+        :meth:`step` with :meth:`~kookoo.Response.collect_dtmf`."""
+        step = self.step(name)
+        menu = step.collect_dtmf(
+            max_digits=max_digits, terminator=terminator, timeout_ms=timeout_ms
         )
-        return Step(name)._ends_with("collect_dtmf", GotDTMF, prompts, options)
+        menu.play_text(prompt, lang=lang)
+        return step
 
     def record(
         self,
@@ -349,62 +439,18 @@ class FlowCall:
     ) -> Step:
         """A step that speaks ``prompt`` and records the caller; its result is a
         :class:`Recording`.  ``filename`` defaults to ``<sid>-<n>``."""
-        step = Step(name)
+        step = self.step(name)
         if prompt:
-            step.say(prompt, lang=lang)
+            step.play_text(prompt, lang=lang)
         # Counted per pass, so every replay names the recording the same way.
         self._recordings += 1
         count = self._recordings
-        return step._ends_with(
-            "record",
-            Record,
+        return step.record(
             filename or f"{self.sid or 'test-ping'}-{count}",
             format=format,
             silence_seconds=silence_seconds,
             max_seconds=max_seconds,
         )
-
-    def dial(
-        self,
-        number: str,
-        *,
-        prompt: str | None = None,
-        record: bool | None = None,
-        limit_seconds: int | None = None,
-        timeout: int | None = None,
-        moh: Literal["default", "ring", "normal"] | None = None,
-        caller_id: str | None = None,
-        name: str | None = None,
-    ) -> Step:
-        """A step that (says ``prompt`` and) connects the caller to ``number``; its result is
-        a :class:`DialOutcome`."""
-        step = Step(name)
-        if prompt:
-            step.say(prompt)
-        return step._ends_with(
-            "dial",
-            Dial,
-            number,
-            record=record,
-            limit_seconds=limit_seconds,
-            timeout=timeout,
-            moh=moh,
-            caller_id=caller_id,
-        )
-
-    def recognize(
-        self,
-        prompt: str | None = None,
-        *,
-        lang: Literal["en", "hi", "en-IN", "hi-IN"] | None = None,
-        grammar: str | None = None,
-        name: str | None = None,
-    ) -> Step:
-        """A step that listens for speech; its result is the recognised text."""
-        step = Step(name)
-        if prompt:
-            step.say(prompt)
-        return step._ends_with("recognize", Recognize, lang=lang, grammar=grammar)
 
     # -- multi-request helpers (yield from them) --------------------------------------------
 
@@ -476,6 +522,13 @@ class FlowCall:
         return (yield from self.menu(prompt, {yes: True, no: False}, attempts=attempts, lang=lang))
 
 
+def _with_sid(step: Step, sid: str) -> Step:
+    """The step as the reply, carrying the call's sid (a step made as ``Step()`` has none)."""
+    if sid and step.sid is None:
+        step._element.set("sid", sid)
+    return step
+
+
 def _result_of(event: Event) -> Any:
     """The JSON form of what an event reports for the step it answers."""
     if isinstance(event, GotDTMF):
@@ -512,9 +565,11 @@ class _FlowRunner:
         self.on_hangup = on_hangup
         self.__qualname__ = getattr(func, "__qualname__", "flow")
 
-    def __call__(self, event: Event, call: Call) -> Response | None:
+    def __call__(
+        self, event: Event, call: Call, session: CallSession | None = None
+    ) -> Response | None:
         journal = self._journal(event, call)
-        flow_call = FlowCall(call, journal)
+        flow_call = FlowCall(call, journal, session.checkpoint if session is not None else None)
         gen = self.func(flow_call)
         if not isinstance(gen, Generator):
             raise TypeError(f"flow {self.__qualname__} must be a generator function (use yield)")
@@ -525,7 +580,11 @@ class _FlowRunner:
             if isinstance(event, Hangup):
                 self._hang_up(gen, journal, flow_call)
                 return None
-            step = self._advance(gen, event, journal, flow_call)
+            try:
+                step = self._advance(gen, event, journal, flow_call)
+            except _CallOver:
+                self._hang_up(gen, journal, flow_call, replayed=True)
+                return None
             if step is None:
                 # The flow is over; the call is not, unless KooKoo told us so.
                 if isinstance(event, Disconnect):
@@ -534,12 +593,11 @@ class _FlowRunner:
             if step.jumps:
                 # The flow ends here: close it for real (cleanup runs), then forget it, so a
                 # jump to this same route starts the flow again from the top.
-                reply = step.build(call.sid)
                 gen.close()
                 call.journal[:] = []
-                return reply
+                return _with_sid(step, call.sid)
             journal["pending"] = step.signature
-            return step.build(call.sid)
+            return _with_sid(step, call.sid)
         finally:
             # The generator is put away at the end of every request (the next one replays
             # it); its finally blocks run now and see `suspending`, so call.once is inert.
@@ -555,16 +613,36 @@ class _FlowRunner:
     ) -> Step | None:
         """Replay, feed ``event`` to the pending step, and return the next step (None: done)."""
         try:
+            resumed = journal["pending"] == _IN_PROGRESS
             step = self._replay(gen, journal, flow_call)
-            if step is not None:
+            if resumed:
+                # The request that answered the last step saved a checkpoint and did not
+                # finish; this one (its retry) carries the answer already recorded.
+                logger.info(
+                    "sid=%s flow %s resumed after a checkpoint", flow_call.sid, self.__qualname__
+                )
+            elif step is not None:
                 expects = step.expects
                 if not isinstance(event, expects):
-                    raise FlowMismatchError(
-                        f"flow {self.__qualname__} waited for {expects.__name__} after its "
-                        f"{step.describe()}, but KooKoo sent {type(event).__name__}"
+                    if isinstance(event, Disconnect):
+                        # The call is over (e.g. after the fallback's hangup for a failed step).
+                        raise _CallOver
+                    # A retried request, a repeated NewCall or an event the step did not ask
+                    # for: say the pending step again instead of ending the call.
+                    logger.warning(
+                        "sid=%s flow %s waited for %s after its %s but KooKoo sent %s: "
+                        "sending that step again",
+                        flow_call.sid or "-",
+                        self.__qualname__,
+                        expects.__name__,
+                        step.describe(),
+                        type(event).__name__,
                     )
+                    return step
                 result = _result_of(event)
                 journal["steps"].append([step.signature, result])
+                # Until the next step is known; a checkpoint (at_most_once) may save this.
+                journal["pending"] = _IN_PROGRESS
                 typed = _typed(expects.__name__, result)
                 if step.name:
                     flow_call.answers[step.name] = typed
@@ -580,15 +658,22 @@ class _FlowRunner:
                 f"flow {self.__qualname__} yielded {type(step).__name__}; yield a step such as "
                 "call.say(...) or call.ask_digits(...)"
             )
+        step.check()
         return step
 
     def _hang_up(
-        self, gen: Generator[Any, Any, Any], journal: dict[str, Any], flow_call: FlowCall
+        self,
+        gen: Generator[Any, Any, Any],
+        journal: dict[str, Any],
+        flow_call: FlowCall,
+        *,
+        replayed: bool = False,
     ) -> None:
-        """The caller hung up: replay, close the flow for real, then run the hook."""
+        """The call ended: replay, close the flow for real, then run the hook."""
         if journal.get("done"):
             return
-        self._replay(gen, journal, flow_call)
+        if not replayed:
+            self._replay(gen, journal, flow_call)
         gen.close()  # the flow's finally blocks run with call.once live
         journal["pending"] = None
         journal["done"] = True
@@ -597,10 +682,18 @@ class _FlowRunner:
 
     def _journal(self, event: Event, call: Call) -> dict[str, Any]:
         current = call.journal[0] if call.journal else None
+        live = (
+            isinstance(current, dict)
+            and current.get("route") == self.route
+            and current.get("pending") is not None
+            and not current.get("done")
+        )
+        # A NewCall starts the flow, unless this call's flow is live (a repeated NewCall:
+        # the pending step is said again).
         if (
-            isinstance(event, NewCall)
-            or not isinstance(current, dict)
-            or (current.get("route") != self.route)
+            not isinstance(current, dict)
+            or current.get("route") != self.route
+            or (isinstance(event, NewCall) and not live)
         ):
             current = {"route": self.route, "steps": [], "once": [], "pending": None}
             call.journal[:] = [current]
@@ -617,11 +710,13 @@ class _FlowRunner:
         step = next(gen)
         for index, (signature, result) in enumerate(journal["steps"]):
             self._check(step, signature, index)
-            typed = _typed(step.expects.__name__, result)
+            # The signature starts with what the step waited for ("GotDTMF:1a2b3c4d").
+            typed = _typed(signature.partition(":")[0], result)
             if step.name:
                 flow_call.answers[step.name] = typed
             step = gen.send(typed)
-        self._check(step, journal["pending"], len(journal["steps"]))
+        if journal["pending"] != _IN_PROGRESS:
+            self._check(step, journal["pending"], len(journal["steps"]))
         return step
 
     def _check(self, step: object, signature: str, index: int) -> None:
@@ -663,8 +758,8 @@ def add_flow(
     """
     runner = _FlowRunner(func, route, on_hangup)
 
-    def handler(event: Event, call: Call) -> Response | None:
-        return runner(event, call)
+    def handler(event: Event, call: Call, session: CallSession | None = None) -> Response | None:
+        return runner(event, call, session)
 
     handler.__qualname__ = runner.__qualname__
     for event_type in (NewCall, Hangup, *_RESUMING_EVENTS):

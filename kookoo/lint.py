@@ -20,16 +20,20 @@ KK101  warning  a tag after the event-producing tag; ``gotourl`` after ``collect
                 ``record`` or ``recognize`` is the documented MOTECH pattern and is allowed
 KK102  error    ``<hangup>`` in the same reply as ``<dial>``
 KK103  error    a relative URL where KooKoo fetches one (``gotourl``, ``playaudio``, URL attrs)
-KK104  error    a second event-producing tag (``hangup`` counts: it makes KooKoo send Disconnect)
+KK104  warning  a second event-producing tag (``hangup`` counts: it makes KooKoo send Disconnect);
+                what KooKoo does with it is undocumented (protocol.md §2.1)
 KK105  warning  a millisecond value below 100 (``collectdtmf o="5"``): looks like seconds
 KK106  error    an element that needs text (``dial``, ``gotourl``, ``playaudio``, ...) is empty
-KK107  warning  an element KooKoo does not know
+KK107  warning  an element KooKoo's libraries and docs do not know
 KK108  warning  an attribute KooKoo does not document for that element
 KK109  error    an attribute that must be a whole number is not one, or is out of range
-KK110  error    an element where it may not stand (``hangup`` inside ``collectdtmf``)
+KK110  warning  an element where KooKoo's libraries never put it (``hangup`` or ``say-as``
+                inside ``collectdtmf``); no source says what KooKoo does with it
 KK111  warning  stray text directly inside ``<response>``, ``<collectdtmf>`` or an empty element
 KK112  warning  an empty ``<playtext>`` (KooKoo's own demo sends one; it speaks nothing)
-KK113  warning  a value outside the known choices (the vocabulary is not fully documented)
+KK113  warning  a value outside the known choices (the vocabulary is not fully documented), and
+                values the builders accept only because KooKoo's samples use them
+                (``cctransfer record=""``, a ``playtext`` ``type`` that is a voice name)
 =====  =======  ===============================================================================
 
 Not checked, on purpose: ``dial``'s ``timeout`` unit.  Official samples pass ``30`` (seconds) while
@@ -48,16 +52,15 @@ Severity and strictness: a finding's severity never changes.  Callers decide wha
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
-from lxml import etree
-
 from kookoo import schema
+from kookoo.node import Node, source_line
 from kookoo.parser import parse_response, parse_tree
-from kookoo.response import Node, Response, ResponseParseError, source_line
+from kookoo.response import Response, ResponseParseError
 from kookoo.schema import AttrSpec, ElementSpec
 
 __all__ = ["RULES", "Finding", "Severity", "has_errors", "lint"]
@@ -71,13 +74,13 @@ RULES: Mapping[str, tuple[Severity, str]] = {
     "KK101": ("warning", "tag after the event-producing tag"),
     "KK102": ("error", "hangup in the same reply as dial"),
     "KK103": ("error", "relative URL"),
-    "KK104": ("error", "two event-producing tags"),
+    "KK104": ("warning", "two event-producing tags"),
     "KK105": ("warning", "millisecond value looks like seconds"),
     "KK106": ("error", "required text is empty"),
     "KK107": ("warning", "unknown element"),
     "KK108": ("warning", "unknown attribute"),
     "KK109": ("error", "not a whole number, or out of range"),
-    "KK110": ("error", "element not allowed here"),
+    "KK110": ("warning", "element not where KooKoo expects it"),
     "KK111": ("warning", "stray text"),
     "KK112": ("warning", "empty playtext"),
     "KK113": ("warning", "value outside the known choices"),
@@ -149,7 +152,7 @@ def lint(doc: Response | bytes | str) -> list[Finding]:
     [('KK112', 2)]
     """
     if isinstance(doc, Response):
-        return _Linter(raw=None).run(doc)
+        return _Linter().run(doc)
     if not isinstance(doc, bytes | str):
         raise TypeError(f"lint() takes a Response, bytes or str, not {type(doc).__name__}")
     try:
@@ -183,10 +186,10 @@ def lint(doc: Response | bytes | str) -> list[Finding]:
                 spec.tag,
             )
         )
-    # Parsing again builds the same Node tree the builders make, so every rule below reads one
-    # shape; the raw lxml tree is kept for text between elements, which Nodes do not hold.
+    # Parsing again builds the same Node tree the builders make (text between elements
+    # included), so every rule below reads one shape.
     response = parse_response(doc)
-    findings.extend(_Linter(raw=root).run(response))
+    findings.extend(_Linter().run(response))
     return sorted(findings, key=lambda f: 0 if f.line is None else f.line)
 
 
@@ -236,16 +239,15 @@ def _is_absolute_url(value: str) -> bool:
 
 
 def _example_url(relative: str) -> str:
+    if relative.startswith("//"):  # scheme-relative: the host is there, the scheme is not
+        return "https:" + relative
     return urljoin("https://example.com/", relative)
 
 
 class _Linter:
     """One run over one document; collects findings in document order."""
 
-    def __init__(self, raw: etree._Element | None) -> None:
-        # The raw lxml root when linting XML: stray text is read there, since Nodes keep no
-        # text that follows a child element and the root's own text is not copied.
-        self.raw = raw
+    def __init__(self) -> None:
         self.findings: list[Finding] = []
 
     def add(self, code: str, message: str, node: Node | None) -> None:
@@ -269,8 +271,6 @@ class _Linter:
             elif child.event is not None:
                 first = child
             self.check_node(child, response.spec)
-        if self.raw is not None:
-            self.check_raw_text(self.raw)
         return self.findings
 
     # -- order of the top-level tags ---------------------------------------------------------
@@ -294,9 +294,10 @@ class _Linter:
             self.add(
                 "KK104",
                 f"<{child.tag}> is a second event-producing tag: "
-                f"<{first.tag}>{_at(first)} already makes KooKoo send {first.event}, and "
-                "KooKoo handles one event per reply. Keep one, and send "
-                f"<{child.tag}> in your reply to the {first.event} request.",
+                f"<{first.tag}>{_at(first)} already makes KooKoo send {first.event}. "
+                "KooKoo's guidance is one event tag, the last of the reply; what it does "
+                "with a second one is undocumented (it may never get there). Keep one, "
+                f"and send <{child.tag}> in your reply to the {first.event} request.",
                 child,
             )
         elif child.tag == "gotourl" and first.tag in _GOTOURL_TAKES_EVENT_FROM:
@@ -344,8 +345,8 @@ class _Linter:
         )
         self.add(
             "KK107",
-            f"<{node.tag}> is not a KooKoo element, so KooKoo probably ignores it "
-            f"or rejects the reply. {hint}",
+            f"<{node.tag}> is not an element KooKoo's libraries or docs know, so KooKoo "
+            f"probably ignores it or rejects the reply. {hint}",
             node,
         )
 
@@ -360,8 +361,8 @@ class _Linter:
             fix = f"<{spec.tag}> is the root element; use it only once, around the whole reply."
         self.add(
             "KK110",
-            f"<{spec.tag}> is inside <{parent.tag}>, where KooKoo does not expect it: {rule}. "
-            f"{fix}",
+            f"<{spec.tag}> is inside <{parent.tag}>, where KooKoo's libraries never put it: "
+            f"{rule}. What KooKoo does with it is undocumented. {fix}",
             node,
         )
 
@@ -377,9 +378,11 @@ class _Linter:
     def check_text(self, node: Node, spec: ElementSpec) -> None:
         text = node.text.strip()
         if spec.text == "none":
-            # Text of a parsed document is read from the raw tree (check_raw_text).
-            if text and self.raw is None:
+            if text:
                 self.stray_text(node, spec, text)
+            for child in node.children:
+                if child.tail.strip():
+                    self.stray_text(child, spec, child.tail.strip())
             return
         if not text:
             if spec.tag == "playtext":
@@ -408,9 +411,9 @@ class _Linter:
                 node,
             )
 
-    def stray_text(
-        self, node: Node | None, spec: ElementSpec, text: str, line: int | None = None
-    ) -> None:
+    def stray_text(self, node: Node, spec: ElementSpec, text: str) -> None:
+        """Report ``text`` inside ``spec``'s element, found at ``node`` (the element itself, or
+        the child it follows)."""
         what = f"<{spec.tag}> contains the text {_excerpt(text)!r} outside any element"
         if spec.children:
             fix = f"To speak it, wrap it in <playtext>{_excerpt(text)}</playtext>."
@@ -420,7 +423,7 @@ class _Linter:
             _finding(
                 "KK111",
                 f"{what}; KooKoo reads only elements there, so the text is ignored. {fix}",
-                line if node is None else node.sourceline,
+                node.sourceline,
                 spec.tag,
             )
         )
@@ -496,22 +499,3 @@ class _Linter:
                 f"{_example_url(value.strip())!r}.",
                 node,
             )
-
-    # -- text between elements, from the raw tree ----------------------------------------------
-
-    def check_raw_text(self, root: etree._Element) -> None:
-        for element in _elements(root):
-            spec = schema.lookup(str(element.tag))
-            if spec is None or spec.text != "none":
-                continue
-            pieces = [(element.text, source_line(element))]
-            pieces.extend((child.tail, source_line(child)) for child in element)
-            for text, line in pieces:
-                if text and text.strip():
-                    self.stray_text(None, spec, text.strip(), line)
-
-
-def _elements(root: etree._Element) -> Iterator[etree._Element]:
-    for element in root.iter():
-        if isinstance(element.tag, str):  # skip comments and processing instructions
-            yield element

@@ -1,9 +1,8 @@
 """The safe parser: KooKoo XML as real apps write it, read into the builders' objects.
 
 No DTD is loaded, no entity expanded, nothing fetched from the network, and documents over a
-size limit are refused; errors carry the line and column.  ``parse_response`` and
-``parse_tree`` are also importable from :mod:`kookoo.response` and ``parse_response`` from
-:mod:`kookoo`.
+size limit are refused; errors carry the line and column.  ``parse_response`` is also
+importable from :mod:`kookoo`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ import re
 from lxml import etree
 
 from kookoo import schema
-from kookoo.response import Response, ResponseParseError, source_line
+from kookoo.node import source_line
+from kookoo.response import Response, ResponseParseError
 
 __all__ = ["MAX_RESPONSE_BYTES", "parse_response", "parse_tree"]
 
@@ -98,25 +98,43 @@ def parse_tree(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> etr
     return root
 
 
+def _layout(text: str | None) -> str | None:
+    """``text`` unless it is only whitespace (indentation between tags is layout)."""
+    return text if text and not text.isspace() else None
+
+
 def _normalise(element: etree._Element) -> None:
     """Rewrite a parsed tree in place into the builders' form: canonical tags for known
-    elements, layout whitespace dropped, unknown elements kept as written."""
+    elements, layout whitespace dropped; unknown elements and any other text are kept as
+    written."""
     for child in list(element):
         tag = child.tag
         if not isinstance(tag, str):  # processing instructions and the like
+            # Comments and PIs are removed by the parser; keep the text that followed one.
+            _keep_tail(element, child)
             element.remove(child)
             continue
         spec = schema.lookup(tag)
         if spec is not None:
             child.tag = spec.tag
-        child.tail = None
-        text = child.text or ""
+        child.tail = _layout(child.tail)
         if len(child) or (spec is not None and spec.text == "none"):
-            # Indentation around child elements is layout, not content.
-            text = text.strip()
-        child.text = text or None
+            child.text = _layout(child.text)
+        else:
+            child.text = child.text or None
         if len(child):
             _normalise(child)
+
+
+def _keep_tail(parent: etree._Element, node: etree._Element) -> None:
+    tail = node.tail
+    if not tail:
+        return
+    previous = node.getprevious()
+    if previous is None:
+        parent.text = (parent.text or "") + tail
+    else:
+        previous.tail = (previous.tail or "") + tail
 
 
 def parse_response(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) -> Response:
@@ -124,7 +142,9 @@ def parse_response(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) ->
 
     Accepts any tag-name case (``<Response>``, ``<PlayText>``), both ``say-as`` spellings,
     single or double quotes, whitespace and a missing declaration.  Unknown elements are kept
-    as raw :class:`Node` objects; nothing is dropped.  A bare element whose tag KooKoo knows
+    as raw :class:`Node` objects and text between elements as :attr:`Node.tail` (or the
+    container's :attr:`Node.text`); only whitespace between tags (layout), comments and
+    processing instructions are dropped.  A bare element whose tag KooKoo knows
     (a fragment such as ``<dial>...</dial>``) is read as if it stood inside ``<response>``;
     :func:`kookoo.lint.lint` reports it.
 
@@ -140,7 +160,7 @@ def parse_response(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) ->
     if spec is not None and spec.tag == "response":
         root.tag = "response"
         root.tail = None
-        root.text = (root.text or "").strip() or None
+        root.text = _layout(root.text)
         _normalise(root)
         return Response._wrap(root)
     if spec is None:
@@ -151,6 +171,7 @@ def parse_response(data: bytes | str, *, max_bytes: int = MAX_RESPONSE_BYTES) ->
         )
     wrapper = etree.Element("response")
     wrapper.append(root)
+    root.tail = None
     _normalise(wrapper)
     response = Response._wrap(wrapper)
     return response

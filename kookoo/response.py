@@ -11,16 +11,17 @@ Element methods that add a prompt or verb return the container they were called 
 chain (``r.play_text("Bye").hangup()``); :meth:`Response.collect_dtmf` returns the new
 :class:`CollectDtmf` so prompts can be nested in it, as a ``with`` block or by chaining.
 
-The vocabulary (tags, attribute names, allowed values) lives in :mod:`kookoo.schema`.
+The vocabulary (tags, attribute names, allowed values) lives in :mod:`kookoo.schema`; the
+:class:`Node` view and the value checks in :mod:`kookoo.node`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import re
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from lxml import etree
 
@@ -34,7 +35,18 @@ from kookoo.lang import (
     say_as_format,
     say_as_text,
 )
-from kookoo.schema import AttrSpec, ElementSpec
+from kookoo.node import (
+    _XML_ILLEGAL,
+    _XML_NAME,
+    Node,
+    ResponseParseError,
+    XMLValueError,
+    _encode,
+    _illegal_char_message,
+    _register_view,
+)
+from kookoo.phone import PhoneNumber
+from kookoo.schema import ElementSpec
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -51,232 +63,21 @@ RecordTerminator = Literal["#", "*", "0", "1", "2", "3", "4", "5", "6", "7", "8"
 """A key that stops ``<record>`` (``termchar``)."""
 
 
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._\-]*")
-
-
-class XMLValueError(ValueError):
-    """A value cannot go into a KooKoo element: the message names the element and the field."""
-
-
-class ResponseParseError(ValueError):
-    """A KooKoo XML document could not be read.
-
-    Attributes:
-        line: 1-based line of the problem, when known.
-        column: 1-based column of the problem, when known.
-    """
-
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
-        where = f"line {line}, column {column}: " if line is not None else ""
-        super().__init__(where + message)
-        self.line = line
-        self.column = column
-
-
-def _illegal_char_message(where: str, value: str) -> str:
-    match = _XML_ILLEGAL.search(value)
-    if match is None:  # lxml refused it for another reason
-        return f"{where} cannot be written as XML: {value!r}"
-    return (
-        f"{where} contains U+{ord(match.group()):04X} at index {match.start()}, "
-        "a control character XML cannot carry"
+def _renamed(
+    method: str, old: str, new: str, old_value: int | None, value: int | None
+) -> int | None:
+    """The value of a keyword renamed for the unit naming rule (see :mod:`kookoo.schema`)."""
+    if old_value is None:
+        return value
+    warnings.warn(
+        f"{method}({old}=...) is deprecated; use {new}= (the same value: the unit is now "
+        "in the name)",
+        DeprecationWarning,
+        stacklevel=3,
     )
-
-
-def _encode(element: str, spec: AttrSpec, value: object) -> str:
-    """Check one attribute value against the schema and return its wire text."""
-    kind = spec.kind
-    if kind == "int":
-        if type(value) is not int:
-            raise TypeError(
-                f"{element}: {spec.keyword} must be {spec.describe_allowed()}; "
-                f"got {type(value).__name__} {value!r}"
-            )
-        if (spec.minimum is not None and value < spec.minimum) or (
-            spec.maximum is not None and value > spec.maximum
-        ):
-            raise XMLValueError(
-                f"{element}: {spec.keyword}={value!r} is out of range; "
-                f"expected {spec.describe_allowed()}"
-            )
-        return str(value)
-    if kind == "bool":
-        if type(value) is not bool:
-            raise TypeError(
-                f"{element}: {spec.keyword} must be {spec.describe_allowed()}; "
-                f"got {type(value).__name__} {value!r}"
-            )
-        return spec.true_text if value else spec.false_text
-    if type(value) is not str:
-        raise TypeError(
-            f"{element}: {spec.keyword} must be {spec.describe_allowed()}; "
-            f"got {type(value).__name__} {value!r}"
-        )
-    if kind == "choice" and value not in spec.choices:
-        raise XMLValueError(
-            f"{element}: {spec.keyword}={value!r} is not allowed; "
-            f"expected {spec.describe_allowed()}"
-        )
-    return value
-
-
-def _attrib(element: etree._Element) -> dict[str, str]:
-    return {str(k): str(v) for k, v in element.attrib.items()}
-
-
-def source_line(element: etree._Element) -> int | None:
-    """The line of ``element`` in the document it was parsed from, or ``None``."""
-    line = element.sourceline
-    return line if isinstance(line, int) else None
-
-
-class Node:
-    """One element of a KooKoo reply: its tag, attributes, text and children.
-
-    Builders create nodes through methods such as :meth:`Response.play_text`;
-    :func:`parse_response` creates them from XML.  Elements kookoo does not know (added with
-    :meth:`Response.add_raw`, or found by the parser) are nodes whose :attr:`spec` is ``None``.
-    Two nodes are equal when tag, attributes, text and children are equal.
-    """
-
-    __slots__ = ("_element", "spec")
-
-    def __init__(self, element: etree._Element, spec: ElementSpec | None) -> None:
-        # The lxml element is the single source of truth; nodes are thin views on it, made
-        # on demand, so building a reply creates no Python object per element.
-        self._element = element
-        self.spec = spec
-
-    @property
-    def children(self) -> list[Node]:
-        """Child nodes, in document order (fresh views on each access)."""
-        return [_node_for(child) for child in self._element]
-
-    @property
-    def sourceline(self) -> int | None:
-        """Line in the parsed document, or ``None`` for built nodes."""
-        return source_line(self._element)
-
-    @property
-    def tag(self) -> str:
-        """The tag: canonical spelling for known elements, as written for unknown ones."""
-        return str(self._element.tag)
-
-    @property
-    def attrs(self) -> dict[str, str]:
-        """Attributes by XML name (a copy), in the order they are written."""
-        return _attrib(self._element)
-
-    @property
-    def text(self) -> str:
-        """The element's text ("" when it has none)."""
-        return self._element.text or ""
-
-    def get(self, keyword: str) -> str | None:
-        """The wire value of an attribute by Python keyword or XML name, or ``None``.
-
-        >>> Response().collect_dtmf(max_digits=4).get("max_digits")
-        '4'
-        """
-        if self.spec is not None:
-            attr = self.spec.attr_by_keyword.get(keyword)
-            if attr is not None:
-                keyword = attr.xml
-        value = self._element.get(keyword)
-        return None if value is None else str(value)
-
-    def get_int(self, keyword: str) -> int | None:
-        """Like :meth:`get` but as an int; ``None`` when absent or not a whole number."""
-        value = self.get(keyword)
-        if value is None:
-            return None
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-
-    @property
-    def event(self) -> str | None:
-        """The event KooKoo sends after running this element, or ``None``."""
-        return None if self.spec is None else self.spec.event
-
-    def iter(self) -> Iterator[Node]:
-        """This node and all its descendants, in document order."""
-        yield self
-        for child in self.children:
-            yield from child.iter()
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Node):
-            return NotImplemented
-        return (
-            type(self) is type(other)
-            and self.tag == other.tag
-            and self.attrs == other.attrs
-            and self.text == other.text
-            and self.children == other.children
-        )
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, like list
-
-    def __repr__(self) -> str:
-        parts = [repr(self.tag)]
-        if self.text:
-            parts.append(f"text={self.text!r}")
-        parts.extend(f"{k}={v!r}" for k, v in self.attrs.items())
-        if self.children:
-            parts.append(f"children={self.children!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    # -- building ---------------------------------------------------------------------------
-
-    def _add(
-        self,
-        spec: ElementSpec,
-        text: str | None,
-        values: tuple[object, ...] = (),
-    ) -> etree._Element:
-        """Validate and append a child element; ``values`` follow ``spec.attrs`` order."""
-        # Check the text before the element exists: a refused value must leave no trace.
-        if text is not None:
-            if type(text) is not str:
-                raise TypeError(
-                    f"{spec.tag}: {spec.text_keyword} must be a str; got {type(text).__name__}"
-                )
-            if not text and spec.text_required:
-                raise XMLValueError(f"{spec.tag}: {spec.text_keyword} must not be empty")
-        parent = self._element
-        if values.count(None) == len(values):  # no attributes: the common case, kept cheap
-            element = etree.SubElement(parent, spec.tag)
-        else:
-            attrib: dict[str, str] = {}
-            # Builder signatures follow spec.attrs in order (tests/test_schema.py checks it).
-            for attr, value in zip(spec.attrs, values):  # noqa: B905  # hot path
-                if value is None:
-                    continue
-                if type(value) is str and attr.kind == "str":
-                    attrib[attr.xml] = value  # nothing to check; lxml refuses control chars
-                else:
-                    attrib[attr.xml] = _encode(spec.tag, attr, value)
-            try:
-                element = etree.SubElement(parent, spec.tag, attrib)
-            except ValueError:
-                for xml_name, value in attrib.items():
-                    if _XML_ILLEGAL.search(value):
-                        raise XMLValueError(
-                            _illegal_char_message(f"{spec.tag}: attribute {xml_name}", value)
-                        ) from None
-                raise
-        if text:
-            try:
-                element.text = text
-            except ValueError:
-                parent.remove(element)
-                raise XMLValueError(
-                    _illegal_char_message(f"{spec.tag}: {spec.text_keyword}", text)
-                ) from None
-        return element
+    if value is not None:
+        raise TypeError(f"{method}() got both {old}= and its new name {new}=")
+    return old_value
 
 
 class Prompts(Node):
@@ -291,16 +92,19 @@ class Prompts(Node):
         lang: PlayTextLanguage | None = None,
         speed: int | None = None,
         quality: Literal["best", "normal"] | None = None,
-        engine: Literal["ggl", "polly"] | None = None,
+        engine: str | None = None,
     ) -> Self:
         """Speak ``text`` (``<playtext>``).
 
         Args:
-            text: words to speak, any language KooKoo's TTS reads (UTF-8).
+            text: words to speak, any language KooKoo's TTS reads (UTF-8).  An empty text is
+                written as ``<playtext/>`` (KooKoo's own demo sends one; lint warns, KK112).
             lang: TTS language, e.g. ``"EN"`` or ``"hi-IN"`` (KooKoo defaults to English).
             speed: 1 (slow) to 9 (fast); KooKoo's default is 2.
             quality: ``"best"`` (default) or ``"normal"``.
-            engine: the ``type`` attribute: ``"ggl"`` (Google) or ``"polly"`` (uncertain).
+            engine: the ``type`` attribute: ``"ggl"`` (Google), ``"polly"`` (uncertain) or a
+                voice name such as ``"Aditi"`` (Ozonetel's sample); other values are written
+                as given and lint warns about them (KK113).
         """
         self._add(_PLAYTEXT, text, (lang, speed, quality, engine))
         return self
@@ -309,7 +113,8 @@ class Prompts(Node):
         """Play the audio file at ``url`` (``<playaudio>``): WAV (8 kHz, 16-bit, mono) or MP3.
 
         Use an absolute URL: KooKoo fetches it.  Inside an app, a relative URL is resolved
-        against the request's URL when the reply is sent.
+        against the request's URL when the reply is sent.  A scheme-relative ``//host/...``
+        is refused (:class:`XMLValueError`): it would be resolved to another host.
         """
         self._add(_PLAYAUDIO, url)
         return self
@@ -476,12 +281,13 @@ class Response(Prompts):
         *,
         record: bool | None = None,
         limit_seconds: int | None = None,
-        timeout: int | None = None,
+        timeout_seconds: int | None = None,
         moh: Literal["default", "ring", "normal"] | None = None,
         prompt_to_called_number: str | None = None,
         caller_id: str | None = None,
         transfer_allowed_by_caller: bool | None = None,
         callback_on_answered: str | None = None,
+        timeout: int | None = None,
     ) -> Self:
         """Connect the caller to ``number`` (``<dial>``); KooKoo then sends ``Dial``.
 
@@ -491,22 +297,28 @@ class Response(Prompts):
             number: the number to dial (prefix STD numbers with 0).
             record: record the bridged call; its URL comes back in the Dial event.
             limit_seconds: longest talk time after answer (``limittime``).
-            timeout: ring timeout as KooKoo's ``timeout`` attribute.  Its unit is disputed:
-                official samples pass ``30`` (seconds), PHP comments say milliseconds.
+            timeout_seconds: ring timeout (``timeout``).  Its unit is disputed: Ozonetel's
+                samples pass ``30`` (seconds), a PHP comment says milliseconds; the value is
+                written unchanged.
             moh: what the caller hears while it rings: ``"default"`` music on hold,
                 ``"ring"`` KooKoo's ring, ``"normal"`` the telco's tones.
             prompt_to_called_number: audio URL played to the called party first, or ``"no"``.
             caller_id: caller id shown to the called party; must be one of your DIDs.
             transfer_allowed_by_caller: newer attribute (one source).
             callback_on_answered: URL called when answered (newer attribute, one source).
+            timeout: deprecated name of ``timeout_seconds``.
         """
+        if timeout is not None:
+            timeout_seconds = _renamed(
+                "dial", "timeout", "timeout_seconds", timeout, timeout_seconds
+            )
         self._add(
             _DIAL,
             number,
             (
                 record,
                 limit_seconds,
-                timeout,
+                timeout_seconds,
                 moh,
                 prompt_to_called_number,
                 caller_id,
@@ -522,9 +334,10 @@ class Response(Prompts):
         *,
         caller_id: str | None = None,
         record: bool | None = None,
-        timeout: int | None = None,
+        timeout_seconds: int | None = None,
         version: str | None = None,
         caller_onhold_music: str | None = None,
+        timeout: int | None = None,
     ) -> Self:
         """Join the caller to conference ``room`` (``<conference>``).
 
@@ -532,11 +345,19 @@ class Response(Prompts):
             room: conference number or room id.
             caller_id: caller id shown.
             record: record the conference (KooKoo's default is true).
-            timeout: KooKoo's ``timeout`` (units uncertain; -1 means none).
+            timeout_seconds: KooKoo's ``timeout``; -1 means none (unit uncertain, written
+                unchanged).
             version: KooKoo's ``version`` attribute (meaning undocumented).
             caller_onhold_music: hold music, e.g. ``"default"``.
+            timeout: deprecated name of ``timeout_seconds``.
         """
-        self._add(_CONFERENCE, room, (caller_id, record, timeout, version, caller_onhold_music))
+        if timeout is not None:
+            timeout_seconds = _renamed(
+                "conference", "timeout", "timeout_seconds", timeout, timeout_seconds
+            )
+        self._add(
+            _CONFERENCE, room, (caller_id, record, timeout_seconds, version, caller_onhold_music)
+        )
         return self
 
     def hangup(self) -> Self:
@@ -548,19 +369,32 @@ class Response(Prompts):
         """Send KooKoo's next request to ``url`` (``<gotourl>``).
 
         Query parameters in ``url`` come back on that request.  Use an absolute URL; inside an
-        app a relative one is resolved against the request's URL when the reply is sent.
+        app a relative one is resolved against the request's URL when the reply is sent.  A
+        scheme-relative ``//host/...`` is refused (:class:`XMLValueError`): it would be
+        resolved to another host.
         """
         self._add(_GOTOURL, url, (clean_params,))
         return self
 
-    def send_sms(self, text: str, *, to: str | None = None, unicode: bool | None = None) -> Self:
+    def send_sms(
+        self, text: str, *, to: str | PhoneNumber | None = None, unicode: bool | None = None
+    ) -> Self:
         """Send an SMS with ``text`` during the call (``<sendsms>``; SMS-enabled accounts).
 
         Args:
             text: the message.
-            to: destination number (10 digits, or 91 and 10 digits).
+            to: destination number: text as KooKoo should see it (10 digits, or 91 and 10
+                digits), or a :class:`~kookoo.phone.PhoneNumber` such as ``event.caller``,
+                written as its 10-digit national number (the form in Ozonetel's Java
+                sample) or, when it has none, as KooKoo sent it.
             unicode: send as Unicode (how KooKoo spells this value is uncertain).
+
+        >>> from kookoo.phone import PhoneNumber
+        >>> Response().send_sms("Booked", to=PhoneNumber.parse("+919876543210")).children[0]
+        Node('sendsms', text='Booked', to='9876543210')
         """
+        if isinstance(to, PhoneNumber):
+            to = to.national or to.raw
         self._add(_SENDSMS, text, (to, unicode))
         return self
 
@@ -573,42 +407,62 @@ class Response(Prompts):
         self,
         *,
         engine: Literal["zena", "ggl-stream", "indybol"] | None = None,
-        timeout: int | None = None,
-        silence: int | None = None,
+        timeout_seconds: int | None = None,
+        silence_seconds: int | None = None,
         lang: RecognizeLanguage | None = None,
         length: int | None = None,
         grammar: str | None = None,
         success_file: str | None = None,
-        complete_silence: int | None = None,
+        complete_silence_seconds: int | None = None,
         moh: str | None = None,
         moh_url: str | None = None,
+        timeout: int | None = None,
+        silence: int | None = None,
+        complete_silence: int | None = None,
     ) -> Self:
         """Recognise speech (``<recognize>``); KooKoo then sends ``Recognize`` with the text.
 
         Args:
             engine: the ``type`` attribute: ``"zena"``, ``"ggl-stream"`` or ``"indybol"``.
-            timeout: KooKoo's ``timeout`` (looks like seconds; default 5).
-            silence: silence that ends speech (default 10).
+            timeout_seconds: KooKoo's ``timeout`` (its values look like seconds; default 5).
+            silence_seconds: silence that ends speech (``silence``; default 10).
             lang: ``"en"``, ``"hi"``, ``"en-IN"`` or ``"hi-IN"``.
             length: max digits for digit grammars.
             grammar: e.g. ``"digits"``, ``"yesno"``, ``"number"``, ``"date"``.
             success_file: audio URL played once speech is captured.
-            complete_silence: silence after speech (default 2).
+            complete_silence_seconds: silence after speech (``complete_silence``; default 2).
             moh: music on hold while recognising.
             moh_url: URL of that music.
+            timeout: deprecated name of ``timeout_seconds``.
+            silence: deprecated name of ``silence_seconds``.
+            complete_silence: deprecated name of ``complete_silence_seconds``.
         """
+        if timeout is not None or silence is not None or complete_silence is not None:
+            timeout_seconds = _renamed(
+                "recognize", "timeout", "timeout_seconds", timeout, timeout_seconds
+            )
+            silence_seconds = _renamed(
+                "recognize", "silence", "silence_seconds", silence, silence_seconds
+            )
+            complete_silence_seconds = _renamed(
+                "recognize",
+                "complete_silence",
+                "complete_silence_seconds",
+                complete_silence,
+                complete_silence_seconds,
+            )
         self._add(
             _RECOGNIZE,
             None,
             (
                 engine,
-                timeout,
-                silence,
+                timeout_seconds,
+                silence_seconds,
                 lang,
                 length,
                 grammar,
                 success_file,
-                complete_silence,
+                complete_silence_seconds,
                 moh,
                 moh_url,
             ),
@@ -643,18 +497,35 @@ class Response(Prompts):
         self._add(_START_RECORD, None)
         return self
 
+    def context(self, text: str = "") -> Self:
+        """Add ``<context>`` (from KooKoo's Java library's ``addContext``; semantics
+        undocumented, so use it only where KooKoo support told you to)."""
+        self._add(_CONTEXT, text)
+        return self
+
     def cc_transfer(
         self,
         queue: str,
         *,
-        record: bool | None = None,
+        record: bool | Literal[""] | None = None,
         moh: str | None = None,
         caller_onhold_music: str | None = None,
         uui: str | None = None,
         timeout_seconds: int | None = None,
         ring_type: str | None = None,
     ) -> Self:
-        """Transfer to a CloudAgent contact-centre ``queue`` (``<cctransfer>``)."""
+        """Transfer to a CloudAgent contact-centre ``queue`` (``<cctransfer>``).
+
+        Args:
+            queue: the CloudAgent campaign or queue name, e.g. ``"general"``.
+            record: record the transfer; ``""`` is written as given (the voice-bot samples send
+                ``record=""``; lint warns, KK113).
+            moh: music on hold.
+            caller_onhold_music: hold music.
+            uui: user-to-user information passed to the agent.
+            timeout_seconds: ring timeout (``timeout``; seconds assumed).
+            ring_type: ``ringType``, e.g. ``"ring"``.
+        """
         self._add(
             _CCTRANSFER, queue, (record, moh, caller_onhold_music, uui, timeout_seconds, ring_type)
         )
@@ -672,8 +543,8 @@ class Response(Prompts):
         Text and attribute values are still escaped and checked for characters XML cannot
         carry.  Attribute names that are not Python identifiers go in ``attrs``.
 
-        >>> Response().add_raw("context", "billing").children[0]
-        Node('context', text='billing')
+        >>> Response().add_raw("survey", "billing").children[0]
+        Node('survey', text='billing')
         """
         if type(tag) is not str or not _XML_NAME.fullmatch(tag):
             raise XMLValueError(f"add_raw: {tag!r} is not a valid XML tag name")
@@ -737,23 +608,7 @@ _RECOGNIZE = _spec("recognize")
 _STREAM = _spec("stream")
 _START_RECORD = _spec("start-record")
 _CCTRANSFER = _spec("cctransfer")
+_CONTEXT = _spec("context")
 
 
-def _node_for(element: etree._Element) -> Node:
-    spec = schema.BY_TAG.get(str(element.tag))
-    if spec is _COLLECT:
-        return CollectDtmf(element, spec)
-    return Node(element, spec)
-
-
-_PARSER_NAMES = frozenset({"MAX_RESPONSE_BYTES", "parse_response", "parse_tree"})
-
-
-def __getattr__(name: str) -> Any:
-    # The parser lives in kookoo.parser (which imports this module); its names stay
-    # importable from here, resolved on first use so neither import waits for the other.
-    if name in _PARSER_NAMES:
-        from kookoo import parser
-
-        return getattr(parser, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_register_view("collectdtmf", CollectDtmf)

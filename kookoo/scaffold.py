@@ -69,7 +69,7 @@ R = TypeVar("R", bound=HandlerResult)
 FlowFunc = TypeVar("FlowFunc", bound=Callable[[FlowCall], Generator[Step, Any, Any]])
 
 #: Parameter names the framework fills by name, besides route variables.
-FILLED_PARAMETERS = ("call", "request")
+FILLED_PARAMETERS = ("call", "request", "session")
 
 
 @dataclass(slots=True)
@@ -83,8 +83,11 @@ class Handler:
         step: the call step it answers in, or ``None`` for the route's default handler.
         wants_call: it has a parameter named ``call``.
         wants_request: it has a parameter named ``request``.
-        path_params: the route variables it takes by name.
+        path_params: the route variables it takes by name (others are not passed to it,
+            unless it takes ``**kwargs``).
         accepts_kwargs: it takes ``**kwargs`` (and so every route variable).
+        wants_session: it has a parameter named ``session`` (the request's
+            :class:`~kookoo.session.CallSession`, ``None`` for an app without state).
     """
 
     func: Callable[..., Any]
@@ -95,6 +98,7 @@ class Handler:
     wants_request: bool
     path_params: frozenset[str]
     accepts_kwargs: bool
+    wants_session: bool = False
 
     @property
     def name(self) -> str:
@@ -151,7 +155,9 @@ def _check_extra(
         )
 
 
-def _describe(func: Callable[..., Any], route: str) -> tuple[bool, bool, frozenset[str], bool]:
+def _describe(
+    func: Callable[..., Any], route: str
+) -> tuple[bool, bool, frozenset[str], bool, bool]:
     try:
         params = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError) as exc:
@@ -170,7 +176,9 @@ def _describe(func: Callable[..., Any], route: str) -> tuple[bool, bool, frozens
     )
     names = {p.name for p in params}
     accepts_kwargs = any(p.kind is p.VAR_KEYWORD for p in params)
-    return "call" in names, "request" in names, frozenset(variables), accepts_kwargs
+    # A route variable the handler does not take is not passed (unless it takes **kwargs).
+    taken = frozenset(v for v in variables if v in names)
+    return "call" in names, "request" in names, taken, accepts_kwargs, "session" in names
 
 
 def _describe_error_handler(func: Callable[..., Any]) -> bool:
@@ -363,9 +371,10 @@ class Scaffold:
 
         Args:
             event_type: an event class from :mod:`kookoo.events`, e.g. :class:`GotDTMF`.
-            func: called as ``func(event)``; parameters named ``call`` and ``request`` receive
-                the :class:`~kookoo.calls.Call` and the Werkzeug request, and route variables
-                (``/ivr/<lang>``) arrive by name.
+            func: called as ``func(event)``; parameters named ``call``, ``request`` and
+                ``session`` receive the :class:`~kookoo.calls.Call`, the Werkzeug request and
+                the :class:`~kookoo.session.CallSession`, and route variables (``/ivr/<lang>``)
+                arrive by name.
             route: the URL path (Werkzeug rule syntax); several IVR apps can share one server.
             step: only for calls whose current step is this (see
                 :meth:`kookoo.Response.next_step`); handlers without a step answer otherwise.
@@ -379,7 +388,9 @@ class Scaffold:
         if not (isinstance(event_type, type) and issubclass(event_type, Event)):
             raise TypeError(f"expected an event class such as GotDTMF, got {event_type!r}")
         route = _normalise_route(route)
-        wants_call, wants_request, path_params, accepts_kwargs = _describe(func, route)
+        wants_call, wants_request, path_params, accepts_kwargs, wants_session = _describe(
+            func, route
+        )
         for existing in self._handlers:
             if (existing.event_type, existing.route, existing.step) == (event_type, route, step):
                 raise ValueError(
@@ -388,7 +399,15 @@ class Scaffold:
                     + f" already has handler {existing.name}"
                 )
         handler = Handler(
-            func, event_type, route, step, wants_call, wants_request, path_params, accepts_kwargs
+            func,
+            event_type,
+            route,
+            step,
+            wants_call,
+            wants_request,
+            path_params,
+            accepts_kwargs,
+            wants_session,
         )
         self._handlers.append(handler)
         self._added(handler)

@@ -13,18 +13,37 @@ tag-name case (``<Response>``, ``<PlayText>``, ``<Say-As>``) and the historical 
 Confidence marks follow ``protocol.md``: ``"C"`` confirmed by an official Ozonetel source,
 ``"O"`` observed in independent public code, ``"U"`` uncertain.  Where a fact is uncertain the
 builders stay conservative (they only emit values seen working) and the parser stays lenient.
+
+Keyword names: a keyword that holds a duration ends in its unit, ``_ms`` for milliseconds and
+``_seconds`` for seconds (``timeout_ms``, ``silence_seconds``); everything else is named for what
+it means.  Where KooKoo's unit is disputed (``dial``, ``conference`` and ``recognize``
+``timeout``) the unit named is the one Ozonetel's own samples imply, the attribute's
+``confidence`` is ``"U"``, and the value is written unchanged.  Keywords renamed to follow this
+rule are listed in :attr:`AttrSpec.deprecated`; the builders still take them, with a
+:class:`DeprecationWarning`.
+
+Besides the table, this module holds what the tools need to know about KooKoo's behaviour:
+what KooKoo waits for after an element (:data:`WAITS_FOR`, :data:`HANGUP_PROCESS`), KooKoo's
+defaults (:func:`default_of`, :data:`DEFAULT_DTMF_TIMEOUT_MS`) and the numbers the simulator
+uses when none is given (:data:`DEFAULT_CALLER`, :data:`DEFAULT_CALLED_NUMBER`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal, get_args
 
 from kookoo.lang import PlayTextLanguage, RecognizeLanguage, SayAsFormat, SayAsLanguage
 
 AttrKind = Literal["str", "int", "bool", "choice", "url"]
 Confidence = Literal["C", "O", "U"]
+WaitingFor = Literal[
+    "digits", "recording", "dial", "speech", "conference", "stream", "transfer"
+]  # fmt: skip
+"""What KooKoo waits for after an element: the caller's keys, a recording, a dial outcome,
+speech for ``recognize``, the end of a conference, a stream or a contact-centre transfer."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +59,17 @@ class AttrSpec:
         choices: the closed set of values for ``"choice"``; for ``"str"`` the values seen in
             the wild (informational, not enforced).
         unit: unit of a number (``"ms"``, ``"s"``), for documentation and messages.
-        default: KooKoo's own default when the attribute is left out (documentation only).
+        default: KooKoo's own default when the attribute is left out, as written on the wire
+            (the builders never write it for you; see :func:`default_of`).
         doc: one sentence on what it does.
         confidence: how sure we are the attribute exists and means this.
+        open: for ``"choice"``: ``choices`` are the values known to work, but KooKoo's own
+            samples use others, so the builder takes any string and lint warns (KK113)
+            about values outside them.
+        also: strings the builder writes as given for a ``"bool"`` attribute because KooKoo's
+            own samples send them (``record=""``); lint warns about them (KK113).
+        deprecated: keyword names this attribute had before the unit naming rule; builders
+            still accept them with a :class:`DeprecationWarning`.
     """
 
     keyword: str
@@ -57,13 +84,18 @@ class AttrSpec:
     true_text: str = "true"
     false_text: str = "false"
     confidence: Confidence = "C"
+    open: bool = False
+    also: tuple[str, ...] = ()
+    deprecated: tuple[str, ...] = ()
 
     def describe_allowed(self) -> str:
         """Say in words which values this attribute accepts (used in error messages)."""
         if self.kind == "choice":
-            return "one of " + ", ".join(repr(c) for c in self.choices)
+            known = ", ".join(repr(c) for c in self.choices)
+            return f"a string; known values {known}" if self.open else f"one of {known}"
         if self.kind == "bool":
-            return f"True or False (written {self.true_text!r}/{self.false_text!r})"
+            also = "".join(f" or {value!r}" for value in self.also)
+            return f"True or False (written {self.true_text!r}/{self.false_text!r}){also}"
         if self.kind == "int":
             unit = f" {self.unit}" if self.unit else ""
             if self.minimum is not None and self.maximum is not None:
@@ -94,6 +126,8 @@ class ElementSpec:
         attrs: the attributes, in the order kookoo writes them.
         children: canonical tags of allowed child elements (prompts inside ``collectdtmf``).
         event: the event KooKoo sends next once this element has run, or ``None``.
+        waits_for: what KooKoo waits for once it reaches this element (the call does not go
+            on until it happens), or ``None`` for elements it plays and moves past.
         aliases: other spellings the parser accepts (compared case-insensitively).
         doc: one sentence on what it does.
         confidence: how sure we are of the element.
@@ -108,6 +142,7 @@ class ElementSpec:
     attrs: tuple[AttrSpec, ...] = ()
     children: tuple[str, ...] = ()
     event: str | None = None
+    waits_for: WaitingFor | None = None
     aliases: tuple[str, ...] = ()
     confidence: Confidence = "C"
     attr_by_keyword: Mapping[str, AttrSpec] = field(init=False, repr=False, compare=False)
@@ -165,14 +200,14 @@ ELEMENTS: tuple[ElementSpec, ...] = (
             "stream",
             "start-record",
             "cctransfer",
+            "context",
         ),
     ),
     ElementSpec(
         tag="playtext",
         method="play_text",
         text="text",
-        text_required=True,
-        doc="Speak text with text-to-speech.",
+        doc="Speak text with text-to-speech (KooKoo's own demo sends an empty one: lint warns).",
         attrs=(
             AttrSpec("lang", "lang", "choice", "TTS language.", PLAYTEXT_LANGUAGES, default="EN"),
             AttrSpec(
@@ -191,9 +226,11 @@ ELEMENTS: tuple[ElementSpec, ...] = (
                 "engine",
                 "type",
                 "choice",
-                "TTS engine: 'ggl' (Google) or 'polly' (AWS).",
-                ("ggl", "polly"),
+                "TTS engine or voice: 'ggl' (Google), 'polly' (AWS), or a voice name such as "
+                "'Aditi' (Ozonetel's recognize sample).",
+                ("ggl", "polly", "Aditi"),
                 confidence="U",
+                open=True,
             ),
         ),
     ),
@@ -225,6 +262,7 @@ ELEMENTS: tuple[ElementSpec, ...] = (
         method="collect_dtmf",
         text="none",
         event="GotDTMF",
+        waits_for="digits",
         children=_PROMPTS,
         doc="Collect digits from the caller; KooKoo then sends GotDTMF.",
         attrs=(
@@ -248,6 +286,7 @@ ELEMENTS: tuple[ElementSpec, ...] = (
         text_keyword="filename",
         text_required=True,
         event="Record",
+        waits_for="recording",
         doc="Record the caller; KooKoo then sends Record with the file's URL.",
         attrs=(
             AttrSpec("format", "format", "choice", "File format.", ("wav", "mp3"), default="wav"),
@@ -293,6 +332,7 @@ ELEMENTS: tuple[ElementSpec, ...] = (
         text_keyword="number",
         text_required=True,
         event="Dial",
+        waits_for="dial",
         doc="Connect the caller to another number; KooKoo then sends Dial. Paid accounts only.",
         attrs=(
             AttrSpec("record", "record", "bool", "Record the bridged call.", default="false"),
@@ -306,12 +346,14 @@ ELEMENTS: tuple[ElementSpec, ...] = (
                 default="1000",
             ),
             AttrSpec(
-                "timeout",
+                "timeout_seconds",
                 "timeout",
                 "int",
-                "Ring timeout; units disputed (30 in official samples, ms in PHP comments).",
+                "Ring timeout; seconds in Ozonetel's samples (30), ms in a PHP comment.",
                 minimum=0,
+                unit="s",
                 confidence="U",
+                deprecated=("timeout",),
             ),
             AttrSpec("moh", "moh", "choice", "What the caller hears while ringing.", DIAL_MOH),
             AttrSpec(
@@ -345,18 +387,21 @@ ELEMENTS: tuple[ElementSpec, ...] = (
         text_keyword="room",
         text_required=True,
         event="Conference",
+        waits_for="conference",
         doc="Join the caller to a conference room; Conference is sent when they leave with #.",
         attrs=(
             AttrSpec("caller_id", "caller_id", "str", "Caller id shown.", default=""),
             AttrSpec("record", "record", "bool", "Record the conference.", default="true"),
             AttrSpec(
-                "timeout",
+                "timeout_seconds",
                 "timeout",
                 "int",
-                "Timeout (units uncertain; -1 means none).",
+                "Timeout, -1 for none (unit uncertain: the PHP comment copied from dial says ms).",
                 minimum=-1,
+                unit="s",
                 default="-1",
                 confidence="U",
+                deprecated=("timeout",),
             ),
             AttrSpec("version", "version", "str", "Unknown; KooKoo's default is 1.", default="1"),
             AttrSpec(
@@ -421,20 +466,31 @@ ELEMENTS: tuple[ElementSpec, ...] = (
         method="recognize",
         text="none",
         event="Recognize",
+        waits_for="speech",
         doc="Speech recognition; KooKoo then sends Recognize with the text.",
         attrs=(
             AttrSpec("engine", "type", "choice", "Recogniser.", ("zena", "ggl-stream", "indybol")),
             AttrSpec(
-                "timeout",
+                "timeout_seconds",
                 "timeout",
                 "int",
-                "Timeout (looks like seconds).",
+                "Timeout (its values look like seconds; a PHP comment says ms).",
                 minimum=0,
+                unit="s",
                 default="5",
                 confidence="U",
+                deprecated=("timeout",),
             ),
             AttrSpec(
-                "silence", "silence", "int", "Silence that ends speech.", minimum=0, default="10"
+                "silence_seconds",
+                "silence",
+                "int",
+                "Silence that ends speech.",
+                minimum=0,
+                unit="s",
+                default="10",
+                confidence="U",
+                deprecated=("silence",),
             ),
             AttrSpec("lang", "lang", "choice", "Language.", RECOGNIZE_LANGUAGES, default="en"),
             AttrSpec("length", "length", "int", "Max digits for digit grammars.", minimum=1),
@@ -461,12 +517,15 @@ ELEMENTS: tuple[ElementSpec, ...] = (
             ),
             AttrSpec("success_file", "success_file", "url", "Audio played once speech is heard."),
             AttrSpec(
-                "complete_silence",
+                "complete_silence_seconds",
                 "complete_silence",
                 "int",
                 "Silence after speech.",
                 minimum=0,
+                unit="s",
                 default="2",
+                confidence="U",
+                deprecated=("complete_silence",),
             ),
             AttrSpec("moh", "moh", "str", "Music on hold while recognising."),
             AttrSpec("moh_url", "moh_url", "url", "URL of that music."),
@@ -479,6 +538,7 @@ ELEMENTS: tuple[ElementSpec, ...] = (
         text_keyword="number",
         text_required=True,
         event="Stream",
+        waits_for="stream",
         confidence="O",
         doc="Stream the call's audio over a WebSocket (voice bots); Stream is sent when it ends.",
         attrs=(
@@ -504,10 +564,18 @@ ELEMENTS: tuple[ElementSpec, ...] = (
         text="name",
         text_keyword="queue",
         text_required=True,
+        waits_for="transfer",
         confidence="O",
         doc="Transfer to a CloudAgent contact-centre campaign or queue.",
         attrs=(
-            AttrSpec("record", "record", "bool", "Record the transfer.", confidence="O"),
+            AttrSpec(
+                "record",
+                "record",
+                "bool",
+                "Record the transfer ('' as in the voice-bot samples: meaning unknown).",
+                confidence="O",
+                also=("",),
+            ),
             AttrSpec("moh", "moh", "str", "Music on hold.", confidence="O"),
             AttrSpec(
                 "caller_onhold_music", "caller_onhold_music", "str", "Hold music.", confidence="O"
@@ -527,6 +595,13 @@ ELEMENTS: tuple[ElementSpec, ...] = (
             ),
         ),
     ),
+    ElementSpec(
+        tag="context",
+        method="context",
+        text="text",
+        confidence="U",
+        doc="Emitted by KooKoo's Java library's addContext(); semantics undocumented.",
+    ),
 )
 
 #: Canonical tag -> spec.
@@ -538,6 +613,36 @@ BY_SPELLING: Mapping[str, ElementSpec] = {
 }
 #: Tags after which KooKoo sends a new request with a result.
 EVENT_TAGS: frozenset[str] = frozenset(e.tag for e in ELEMENTS if e.event is not None)
+#: Tag -> what KooKoo waits for once it reaches it (from :attr:`ElementSpec.waits_for`).
+WAITS_FOR: Mapping[str, WaitingFor] = MappingProxyType(
+    {e.tag: e.waits_for for e in ELEMENTS if e.waits_for is not None}
+)
+#: What KooKoo was waiting for -> the ``process`` it reports on ``Hangup`` when the caller hangs
+#: up then.  KooKoo names the element (``collectdtmf``, ``record``, ``dial``, ``stream`` are
+#: observed, protocol.md §3.1); the same is assumed for the others.
+HANGUP_PROCESS: Mapping[WaitingFor, str] = MappingProxyType(
+    {waiting: tag for tag, waiting in WAITS_FOR.items()}
+)
+
+
+def default_of(tag: str, keyword: str) -> str | None:
+    """KooKoo's own default for an attribute (by canonical tag and builder keyword), as written
+    on the wire, or ``None`` when KooKoo documents none.
+
+    >>> default_of("record", "max_seconds")
+    '60'
+    """
+    return BY_TAG[tag].attr_by_keyword[keyword].default
+
+
+#: How long ``<collectdtmf>`` waits for keys when ``o`` is not given (KooKoo's PHP library).
+DEFAULT_DTMF_TIMEOUT_MS: int = int(default_of("collectdtmf", "timeout_ms") or 0)
+#: The caller (``cid``) the simulator and ``kookoo call`` use unless told otherwise: a
+#: 0-prefixed national mobile number, one of the shapes KooKoo sends.
+DEFAULT_CALLER = "09876543210"
+#: The DID (``called_number``) they use unless told otherwise: 91 and ten digits, as KooKoo
+#: sends it.
+DEFAULT_CALLED_NUMBER = "918065740671"
 
 
 def lookup(tag: str) -> ElementSpec | None:

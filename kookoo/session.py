@@ -58,7 +58,16 @@ class CallSession:
         session.commit()          # ConflictError if another request saved first
     """
 
-    __slots__ = ("_fresh", "call", "call_class", "discarded", "duplicate", "event", "store")
+    __slots__ = (
+        "_fresh",
+        "call",
+        "call_class",
+        "conflict",
+        "discarded",
+        "duplicate",
+        "event",
+        "store",
+    )
 
     def __init__(
         self, store: CallStore | None, event: Event, *, call_class: type[Call] = Call
@@ -69,6 +78,8 @@ class CallSession:
         self.call: Call | None = None
         self.discarded = False
         self.duplicate = False
+        #: The conflict a :meth:`checkpoint` ran into, if any (the app then re-runs the request).
+        self.conflict: ConflictError | None = None
         # A NewCall starts a call: the first try creates the record without reading it.
         # If one exists after all (state saved before the call, or a repeated NewCall), the
         # create conflicts and the next open() reads the stored call.
@@ -87,6 +98,7 @@ class CallSession:
             Exception: whatever the store raises when it cannot be read.
         """
         self.discarded = False
+        self.conflict = None
         event = self.event
         stored = None
         if self.store is not None and not self._fresh:
@@ -103,12 +115,8 @@ class CallSession:
             self.duplicate = self.discarded = True
             self.call = stored
             return stored
-        if stored is None:
-            call = self.call_class(sid=event.sid)  # "" only for the test ping, never saved
-        elif type(stored) is not self.call_class:
-            call = self.call_class.from_json(stored.to_json(), version=stored.version)
-        else:
-            call = stored
+        call = stored if stored is not None else self.call_class(sid=event.sid)
+        # (a fresh call's sid is "" only for the test ping, which is never saved)
         _capture_numbers(call, event)
         call.record_event(event.name or "Continue")
         if isinstance(event, _ENDING_EVENTS) and not call.ended:
@@ -140,6 +148,25 @@ class CallSession:
             return
         self.store.save(self.call)
 
+    def checkpoint(self) -> None:
+        """Save the call now, in the middle of the request (compare-and-set); the request's
+        own save at the end then saves what changed after.
+
+        :meth:`kookoo.flow.FlowCall.at_most_once` uses it to store an intent before its side
+        effect runs.
+
+        Raises:
+            ConflictError: another request saved first; it is also kept in
+                :attr:`conflict`, so the app re-runs the request instead of failing it.
+        """
+        if self.store is None or self.call is None:
+            return
+        try:
+            self.store.save(self.call)
+        except ConflictError as exc:
+            self.conflict = exc
+            raise
+
     def retry_is_free(self, error: ConflictError) -> bool:
         """True when ``error`` came from creating a call that existed already (a repeated
         ``NewCall``): running again on the stored call does not count as a retry."""
@@ -156,9 +183,10 @@ def _had_new_call(call: Call) -> bool:
 def _capture_numbers(call: Call, event: Event) -> None:
     """Keep the caller and the called number, from the typed event."""
     if isinstance(event, NewCall):
-        if event.caller is not None:
+        # A repeated NewCall of a live call keeps what the first one stored.
+        if event.caller is not None and (call.caller is None or call.version == 0):
             call.caller = event.caller
-        if event.called_number is not None:
+        if event.called_number is not None and (call.called_number is None or call.version == 0):
             call.called_number = event.called_number
     elif isinstance(event, NewSms):
         if event.sender is not None:

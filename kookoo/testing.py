@@ -50,10 +50,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from kookoo import schema
 from kookoo.loading import load_app
 from kookoo.parser import parse_response
 from kookoo.phone import normalize_indian_number
 from kookoo.response import Node, Response, ResponseParseError
+from kookoo.schema import WaitingFor
 from kookoo.security import with_token
 from kookoo.transport import HTTPTransport, Transport, TransportError, WSGITransport
 
@@ -77,30 +79,16 @@ __all__ = [
     "load_app",
 ]
 
-WaitingFor = Literal[
-    "digits", "recording", "dial", "speech", "conference", "stream", "transfer"
-]  # fmt: skip
-"""What the app is waiting for: the caller's keys, a recording, a dial outcome, speech for
-``recognize``, the end of a conference, a stream or a contact-centre transfer."""
-
-#: Tag that makes KooKoo wait -> what it waits for.
-_WAITS: Mapping[str, WaitingFor] = {
-    "collectdtmf": "digits",
-    "record": "recording",
-    "dial": "dial",
-    "recognize": "speech",
-    "conference": "conference",
-    "stream": "stream",
-    "cctransfer": "transfer",
-}
+#: Tag that makes KooKoo wait -> what it waits for (:data:`kookoo.schema.WAITS_FOR`).
+_WAITS: Mapping[str, WaitingFor] = schema.WAITS_FOR
 #: What the caller interrupts when hanging up -> KooKoo's ``process`` value.
-_PROCESS: Mapping[WaitingFor, str] = {waiting: tag for tag, waiting in _WAITS.items()}
+_PROCESS: Mapping[WaitingFor, str] = schema.HANGUP_PROCESS
 #: Tags that play nothing and change nothing the simulator models.
 _SILENT = frozenset({"playdtmf-i", "start-record"})
 _DTMF_KEYS = frozenset("0123456789*#")
 
-DEFAULT_CALLER = "09876543210"
-DEFAULT_CALLED_NUMBER = "918065740671"
+DEFAULT_CALLER = schema.DEFAULT_CALLER
+DEFAULT_CALLED_NUMBER = schema.DEFAULT_CALLED_NUMBER
 DEFAULT_URL = "http://localhost/"
 #: Where simulated recordings live (KooKoo's real host is ``recordings.kookoo.in``).
 RECORDINGS_URL = "http://recordings.kookoo.in/simulator/"
@@ -518,7 +506,9 @@ class SimulatedCall:
         """The caller presses nothing: ``GotDTMF`` with empty ``data`` after the timeout."""
         node = self._expect("digits", "timeout()")
         timeout_ms = node.get_int("o")
-        self.elapsed_seconds += (4000 if timeout_ms is None else timeout_ms) // 1000
+        if timeout_ms is None:
+            timeout_ms = schema.DEFAULT_DTMF_TIMEOUT_MS
+        self.elapsed_seconds += timeout_ms // 1000
         return self._act({"event": "GotDTMF", "sid": self.sid, "data": ""})
 
     def record(

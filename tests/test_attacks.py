@@ -295,9 +295,8 @@ def test_a_scheme_relative_url_is_refused(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level(logging.ERROR, logger="kookoo"):
         resp = Client(app).get("/ivr?event=GotDTMF&sid=1&data=1")
     assert b"evil.example" not in resp.data
-    assert "'//evil.example/x' starts with '//': it would send the call to another host" in (
-        caplog.text
-    )
+    # The builder refuses it as the handler writes it; the resolver would refuse it too.
+    assert "point at another host" in caplog.text
 
 
 def test_relative_gotourl_keeps_the_token() -> None:

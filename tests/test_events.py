@@ -52,9 +52,8 @@ IVR_VECTORS = {
     vid: block for vid, block in ALL_VECTORS.items() if block["dir"].startswith("KK->APP")
 }
 
-# Outbound-call completion callbacks go to the app's callback_url: they carry no `event` and
-# are not IVR events (kookoo.outbound models them). Fed to parse_event they would look like a
-# Continue, which is why apps must serve callback_url on its own route.
+# Outbound-call completion callbacks go to the app's callback_url as a form POST with no `event`;
+# parse_event reads them as CallStatus (tests/test_events_lenient.py reads these two vectors).
 NOT_IVR_EVENTS = {
     "R10": "completion callback POST to callback_url (sid, status, duration)",
     "R11": "completion callback POST to callback_url (status=ring, status_details)",
@@ -321,11 +320,11 @@ def test_gotdtmf_digits(data: str, digits: str) -> None:
     assert event.params["data"] == data
 
 
-def test_gotdtmf_without_data_is_no_input() -> None:
+def test_gotdtmf_without_data_is_unknown_not_an_empty_answer() -> None:
     event = parse_event({"event": "GotDTMF", "sid": "1"})
     assert isinstance(event, GotDTMF)
-    assert event.digits == ""
-    assert event.no_input
+    assert event.digits is None
+    assert not event.no_input
 
 
 # --- Record / Dial -------------------------------------------------------------------------
@@ -488,9 +487,12 @@ def test_recognize_decodes_text_once_more() -> None:
 
 
 def test_recognize_nothing() -> None:
-    event = parse_event({"event": "Recognize", "sid": "1"})
+    event = parse_event({"event": "Recognize", "sid": "1", "data": ""})
     assert isinstance(event, Recognize)
     assert event.text == ""
+    absent = parse_event({"event": "Recognize", "sid": "1"})
+    assert isinstance(absent, Recognize)
+    assert absent.text is None
 
 
 def test_stream() -> None:
@@ -569,48 +571,35 @@ def test_missing_sid(params: dict[str, str], message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("params", "parameter", "message"),
+    ("params", "field", "parameter"),
     [
-        (
-            {"event": "Hangup", "sid": "1", "total_call_duration": "abc"},
-            "total_call_duration",
-            "Hangup parameter 'total_call_duration' must be a whole number of seconds, got 'abc'",
-        ),
-        (
-            {"event": "Dial", "sid": "1", "callduration": "-x"},
-            "callduration",
-            "Dial parameter 'callduration' must be a whole number of seconds, got '-x'",
-        ),
-        (
-            {"event": "Record", "sid": "1", "record_duration": "2.5"},
-            "record_duration",
-            "Record parameter 'record_duration' must be a whole number of seconds, got '2.5'",
-        ),
-        (
-            {"event": "Stream", "sid": "1", "callduration": "-5"},
-            "callduration",
-            "Stream parameter 'callduration' must be a whole number of seconds, got '-5'",
-        ),
-        (
-            {"event": "Disconnect", "sid": "1", "total_call_duration": "١٢"},
-            "total_call_duration",
-            "Disconnect parameter 'total_call_duration' must be a whole number of seconds, "
-            "got '١٢'",
-        ),
+        ({"event": "Hangup", "sid": "1", "total_call_duration": "abc"}, "total_call_seconds",
+         "total_call_duration"),
+        ({"event": "Dial", "sid": "1", "callduration": "-x"}, "talk_seconds", "callduration"),
+        ({"event": "Stream", "sid": "1", "callduration": "-5"}, "duration_seconds",
+         "callduration"),
+        ({"event": "Disconnect", "sid": "1", "total_call_duration": "١٢"},
+         "total_call_seconds", "total_call_duration"),
     ],
-)
-def test_bad_duration(params: dict[str, str], parameter: str, message: str) -> None:
-    with pytest.raises(EventParseError) as info:
-        parse_event(params)
-    assert info.value.parameter == parameter
-    assert str(info.value) == message
+)  # fmt: skip
+def test_an_untypeable_duration_is_unknown_and_logged(
+    params: dict[str, str], field: str, parameter: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="kookoo.events"):
+        event = parse_event(params)
+    assert getattr(event, field) is None
+    assert event.params == params
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    assert repr(parameter) in record.getMessage()
 
 
-def test_long_bad_value_is_shortened_in_message() -> None:
-    with pytest.raises(EventParseError) as info:
+def test_long_bad_value_is_shortened_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="kookoo.events"):
         parse_event({"event": "Hangup", "sid": "1", "total_call_duration": "9" * 50 + "x" * 200})
-    assert len(str(info.value)) < 200
-    assert str(info.value).endswith("...'")
+    (record,) = caplog.records
+    assert len(record.getMessage()) < 250
+    assert "...'" in record.getMessage()
 
 
 def test_minus_one_duration_means_absent() -> None:
@@ -705,6 +694,12 @@ KNOWN_KEYS = [
     "request_time",
     "outbound_sid",
     "call_recording_url",
+    # the outbound completion callback's fields
+    "status_details",
+    "phone_no",
+    "caller_id",
+    "start_time",
+    "ringing_time",
 ]
 EVENT_NAMES = [*EVENT_TYPES, "gotdtmf", "HANGUP", "Other"]
 
@@ -712,7 +707,9 @@ EVENT_NAMES = [*EVENT_TYPES, "gotdtmf", "HANGUP", "Other"]
 @given(
     st.dictionaries(
         st.sampled_from(KNOWN_KEYS) | st.text(max_size=8),
-        st.sampled_from(EVENT_NAMES) | st.from_regex(r"-?[0-9]{0,3}", fullmatch=True) | st.text(),
+        st.sampled_from(EVENT_NAMES)
+        | st.from_regex(r"-?[0-9]{0,3}(\.[0-9])?s?", fullmatch=True)
+        | st.text(),
     )
 )
 def test_parse_event_only_raises_event_parse_error(params: dict[str, str]) -> None:
@@ -722,7 +719,8 @@ def test_parse_event_only_raises_event_parse_error(params: dict[str, str]) -> No
     except EventParseError as caught:
         error = caught
     if error is not None:
-        assert error.parameter in params or error.parameter == "sid"
+        # Only the sid can make a request unreadable; every optional field is lenient.
+        assert error.parameter == "sid"
         assert str(error)
         return
     assert isinstance(event, Event)
@@ -737,6 +735,7 @@ def test_a_sid_with_control_characters_is_refused() -> None:
     assert err.value.parameter == "sid"
 
 
-def test_an_absurdly_long_duration_is_a_clear_error() -> None:
-    with pytest.raises(EventParseError, match="'total_call_duration' must be a whole number"):
-        parse_event({"event": "Hangup", "sid": "1", "total_call_duration": "0" * 5000})
+def test_an_absurdly_long_duration_is_unknown() -> None:
+    event = parse_event({"event": "Hangup", "sid": "1", "total_call_duration": "0" * 5000})
+    assert isinstance(event, Hangup)
+    assert event.total_call_seconds is None

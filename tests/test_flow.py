@@ -172,22 +172,30 @@ def test_changed_flow_under_live_call_names_the_step(caplog: pytest.LogCaptureFi
     assert "the code changed or the flow is not deterministic" in caplog.text
 
 
-def test_event_that_does_not_answer_the_pending_step_is_an_error(
+def test_event_that_does_not_answer_the_pending_step_says_the_step_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = KooKoo(store=MemoryStore())
 
     @app.flow("/")
     def ask(call: FlowCall) -> Generator[Step, Any, None]:
-        yield call.ask_digits("Enter", max_digits=1)
-        yield call.hangup()
+        digit = yield call.ask_digits("Enter", max_digits=1)
+        yield call.say(f"Got {digit}").hangup()
 
     line = Line(app)
-    line.send("NewCall")
-    with caplog.at_level(logging.ERROR, logger="kookoo"):
-        assert "<hangup/>" in line.send("Record", data="http://x/r.wav")
-    assert "waited for GotDTMF after its GotDTMF step 'Enter', but KooKoo sent Record" in (
-        caplog.text
+    question = line.send("NewCall")
+    with caplog.at_level(logging.WARNING, logger="kookoo"):
+        # a Record while the step waits for digits: the question again, not a hangup
+        assert line.send("Record", data="http://x/r.wav") == question
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert (
+        "flow test_event_that_does_not_answer_the_pending_step_says_the_step_again.<locals>.ask "
+        "waited for GotDTMF after its GotDTMF step 'Enter' but KooKoo sent Record: sending "
+        "that step again"
+    ) in caplog.text
+    # then the right event completes the call normally
+    assert line.send("GotDTMF", data="4") == xml(
+        f'<response sid="{line.sid}"><playtext>Got 4</playtext><hangup/></response>'
     )
 
 
@@ -200,11 +208,11 @@ def test_play_only_step_continues_and_results_are_typed() -> None:
         seen: list[Any] = []
         last_pass["seen"] = seen  # every replay starts afresh; the last pass wins
         seen.append((yield call.say("Welcome")))
-        outcome = yield call.dial("08041169706", prompt="Connecting", record=True, moh="ring")
+        outcome = yield call.say("Connecting").dial("08041169706", record=True, moh="ring")
         seen.append(outcome)
         recording = yield call.record(None, max_seconds=10, filename="msg")
         seen.append(recording)
-        said = yield call.recognize("Say yes or no", lang="en")
+        said = yield call.say("Say yes or no").recognize(lang="en")
         seen.append(said)
         yield call.goto("http://other.example.in/ivr?from=flow")
 

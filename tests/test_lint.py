@@ -7,7 +7,8 @@ import pytest
 
 from kookoo import schema
 from kookoo.lint import RULES, Finding, has_errors, lint
-from kookoo.response import Response, parse_response
+from kookoo.parser import parse_response
+from kookoo.response import Response
 
 RESPONSES = Path(__file__).parent / "data" / "responses"
 MALFORMED = RESPONSES / "malformed" / "php-demo-collectdtmf-doc-comment.txt"
@@ -219,12 +220,15 @@ def test_kk102_after_another_event_tag() -> None:
 
 def test_kk104_two_event_tags() -> None:
     finding = only("<response>\n<collectdtmf l='1'/>\n<hangup/>\n</response>")
-    assert (finding.code, finding.severity, finding.line) == ("KK104", "error", 3)
+    # A warning: what KooKoo does with a second event tag is undocumented (protocol.md §2.1).
+    assert (finding.code, finding.severity, finding.line) == ("KK104", "warning", 3)
     assert finding.message == (
         "<hangup> is a second event-producing tag: <collectdtmf> (line 2) already makes KooKoo "
-        "send GotDTMF, and KooKoo handles one event per reply. Keep one, and send <hangup> in "
-        "your reply to the GotDTMF request."
+        "send GotDTMF. KooKoo's guidance is one event tag, the last of the reply; what it does "
+        "with a second one is undocumented (it may never get there). Keep one, and send "
+        "<hangup> in your reply to the GotDTMF request."
     )
+    assert not has_errors([finding])
 
 
 def test_kk104_every_extra_event_tag() -> None:
@@ -265,6 +269,12 @@ def test_kk103_not_absolute(url: str) -> None:
 @pytest.mark.parametrize("url", ["http://x.in/a.wav", "HTTPS://x.in/a", " https://x.in/a \n"])
 def test_absolute_urls_pass(url: str) -> None:
     assert lint(f"<response><playaudio>{url}</playaudio></response>") == []
+
+
+def test_kk103_scheme_relative_url_example_keeps_its_host() -> None:
+    finding = only("<response><playaudio>//cdn.example/a.wav</playaudio></response>")
+    assert finding.code == "KK103"
+    assert finding.message.endswith("e.g. 'https://cdn.example/a.wav'.")
 
 
 def test_kk103_url_attributes() -> None:
@@ -356,9 +366,16 @@ def test_kk107_unknown_element() -> None:
     )
     known = ", ".join(f"<{t}>" for t in schema.BY_TAG["response"].children)
     assert finding.message == (
-        "<widget> is not a KooKoo element, so KooKoo probably ignores it or rejects the reply. "
-        f"Check the spelling; KooKoo's tags are {known}."
+        "<widget> is not an element KooKoo's libraries or docs know, so KooKoo probably "
+        f"ignores it or rejects the reply. Check the spelling; KooKoo's tags are {known}."
     )
+    assert "<context>" in known
+
+
+def test_kk107_does_not_call_context_unknown() -> None:
+    # KooKoo's Java library writes <context> (protocol.md §2.2): known, meaning undocumented.
+    assert lint("<response><Context>billing</Context><hangup/></response>") == []
+    assert lint(Response().context("billing").hangup()) == []
 
 
 def test_kk107_twiml_hint() -> None:
@@ -448,15 +465,21 @@ def test_kk110_wrong_nesting() -> None:
     finding = only("<response><collectdtmf>\n<hangup/></collectdtmf></response>")
     assert (finding.code, finding.severity, finding.line, finding.tag) == (
         "KK110",
-        "error",
+        "warning",
         2,
         "hangup",
     )
     assert finding.message == (
-        "<hangup> is inside <collectdtmf>, where KooKoo does not expect it: <collectdtmf> may "
-        "contain only <playtext>, <playaudio>. Move <hangup> to the top level, directly inside "
-        "<response>."
+        "<hangup> is inside <collectdtmf>, where KooKoo's libraries never put it: <collectdtmf> "
+        "may contain only <playtext>, <playaudio>. What KooKoo does with it is undocumented. "
+        "Move <hangup> to the top level, directly inside <response>."
     )
+
+
+def test_kk110_say_as_inside_collectdtmf_is_a_warning() -> None:
+    finding = only("<response><collectdtmf><say-as format='1'>5</say-as></collectdtmf></response>")
+    assert (finding.code, finding.severity, finding.tag) == ("KK110", "warning", "say-as")
+    assert not has_errors([finding])
 
 
 def test_kk110_inside_an_element_without_children() -> None:
@@ -464,8 +487,8 @@ def test_kk110_inside_an_element_without_children() -> None:
         "<response><playtext>Hi <playaudio>https://x.in/a</playaudio></playtext></response>"
     )
     assert finding.message.startswith(
-        "<playaudio> is inside <playtext>, where KooKoo does not expect it: <playtext> cannot "
-        "contain other elements."
+        "<playaudio> is inside <playtext>, where KooKoo's libraries never put it: <playtext> "
+        "cannot contain other elements."
     )
 
 

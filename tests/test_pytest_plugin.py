@@ -182,3 +182,33 @@ def test_kookoo_url_runs_the_suite_against_a_server(
     )
     # No kookoo_app fixture or setting is needed with --kookoo-url.
     run(user_suite, "--kookoo-url", served_app).assert_outcomes(passed=1)
+
+
+def test_loading_the_plugin_imports_nothing_from_kookoo(user_suite: pytest.Pytester) -> None:
+    # pytest imports entry-point plugins before pytest-cov starts measuring: anything of kookoo
+    # imported then would count as never run.  A fresh interpreter shows what the load imported
+    # (pytest_configure runs after every plugin and the conftest are loaded).
+    user_suite.makeconftest(
+        CONFTEST.replace("from myivr import app\n", "")
+        .replace("return app", "from myivr import app\n    return app")
+        .replace(
+            "import pytest\n",
+            "import sys\nimport pytest\n\n"
+            "def pytest_configure(config):\n"
+            "    assert config.pluginmanager.has_plugin('kookoo')\n"
+            "    loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'kookoo')\n"
+            "    print('kookoo modules after plugin load:', loaded)\n",
+        )
+    )
+    user_suite.makepyfile(
+        test_ivr="""
+        import sys
+
+        def test_the_fixtures_still_work(kookoo_call):
+            kookoo_call().press("1")
+            assert "kookoo.app" in sys.modules  # imported when the fixture needed it
+        """
+    )
+    result = user_suite.runpytest_subprocess("-p", "no:hypothesispytest", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["kookoo modules after plugin load: []"])

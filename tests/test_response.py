@@ -17,15 +17,13 @@ from lxml import etree
 
 import kookoo
 from kookoo.lang import SayAsFormat
+from kookoo.parser import MAX_RESPONSE_BYTES, parse_response, parse_tree
 from kookoo.response import (
-    MAX_RESPONSE_BYTES,
     CollectDtmf,
     Node,
     Response,
     ResponseParseError,
     XMLValueError,
-    parse_response,
-    parse_tree,
 )
 from kookoo.schema import BY_TAG, ELEMENTS, AttrSpec, ElementSpec, lookup
 
@@ -207,7 +205,7 @@ GOLDEN: list[tuple[str, Build, bytes]] = [
     ),
     (
         "dial-timeout",
-        lambda: Response().dial("1", timeout=30),
+        lambda: Response().dial("1", timeout_seconds=30),
         b'<response><dial timeout="30">1</dial></response>',
     ),
     (
@@ -244,7 +242,7 @@ GOLDEN: list[tuple[str, Build, bytes]] = [
             caller_id="9180XXXXXX",
             prompt_to_called_number="no",
             moh="default",
-            timeout=30,
+            timeout_seconds=30,
             limit_seconds=1000,
             record=True,
         ),
@@ -270,7 +268,7 @@ GOLDEN: list[tuple[str, Build, bytes]] = [
     ),
     (
         "conference-timeout",
-        lambda: Response().conference("7", timeout=-1),
+        lambda: Response().conference("7", timeout_seconds=-1),
         b'<response><conference timeout="-1">7</conference></response>',
     ),
     (
@@ -286,7 +284,12 @@ GOLDEN: list[tuple[str, Build, bytes]] = [
     (
         "conference-all-reversed",
         lambda: Response().conference(
-            "7", caller_onhold_music="default", version="2", timeout=60, record=True, caller_id="1"
+            "7",
+            caller_onhold_music="default",
+            version="2",
+            timeout_seconds=60,
+            record=True,
+            caller_id="1",
         ),
         b'<response><conference caller_id="1" record="true" timeout="60" version="2" '
         b'caller_onhold_music="default">7</conference></response>',
@@ -336,12 +339,12 @@ GOLDEN: list[tuple[str, Build, bytes]] = [
     ),
     (
         "recognize-timeout",
-        lambda: Response().recognize(timeout=5),
+        lambda: Response().recognize(timeout_seconds=5),
         b'<response><recognize timeout="5"/></response>',
     ),
     (
         "recognize-silence",
-        lambda: Response().recognize(silence=3),
+        lambda: Response().recognize(silence_seconds=3),
         b'<response><recognize silence="3"/></response>',
     ),
     (
@@ -366,7 +369,7 @@ GOLDEN: list[tuple[str, Build, bytes]] = [
     ),
     (
         "recognize-complete-silence",
-        lambda: Response().recognize(complete_silence=2),
+        lambda: Response().recognize(complete_silence_seconds=2),
         b'<response><recognize complete_silence="2"/></response>',
     ),
     (
@@ -384,13 +387,13 @@ GOLDEN: list[tuple[str, Build, bytes]] = [
         lambda: Response().recognize(
             moh_url="http://x.in/m.wav",
             moh="yes",
-            complete_silence=2,
+            complete_silence_seconds=2,
             success_file="http://x.in/s.wav",
             grammar="digits",
             length=1,
             lang="en",
-            silence=10,
-            timeout=5,
+            silence_seconds=10,
+            timeout_seconds=5,
             engine="zena",
         ),
         b'<response><recognize type="zena" timeout="5" silence="10" lang="en" length="1" '
@@ -583,9 +586,9 @@ def test_package_exports_the_builders() -> None:
 def test_falsy_values_are_kept() -> None:
     r = Response(sid="", filler=False)
     r.collect_dtmf(timeout_ms=0)
-    r.dial("1", caller_id="", timeout=0, record=False)
+    r.dial("1", caller_id="", timeout_seconds=0, record=False)
     r.conference("2", caller_id="", version="")
-    r.recognize(timeout=0, silence=0, complete_silence=0, grammar="")
+    r.recognize(timeout_seconds=0, silence_seconds=0, complete_silence_seconds=0, grammar="")
     assert r.to_xml() == DECL + (
         b'<response sid="" filler="no"><collectdtmf o="0"/>'
         b'<dial record="false" timeout="0" caller_id="">1</dial>'
@@ -763,8 +766,8 @@ def test_a_refused_value_leaves_the_reply_unchanged() -> None:
             "record: silence_seconds=0 is out of range; expected a whole number >= 1 s",
         ),
         (
-            lambda: Response().conference("1", timeout=-2),
-            "conference: timeout=-2 is out of range; expected a whole number >= -1",
+            lambda: Response().conference("1", timeout_seconds=-2),
+            "conference: timeout_seconds=-2 is out of range; expected a whole number >= -1 s",
         ),
         (
             lambda: Response().play_text("x", lang="fr-FR"),  # type: ignore[arg-type]
@@ -794,7 +797,6 @@ def test_a_refused_value_leaves_the_reply_unchanged() -> None:
             lambda: Response().say_as(dt.date(2024, 1, 2), format="currency"),
             "say-as: a date needs a date format, not currency",
         ),
-        (lambda: Response().play_text(""), "playtext: text must not be empty"),
         (lambda: Response().dial(""), "dial: number must not be empty"),
     ],
 )
@@ -1011,10 +1013,10 @@ def test_say_as_format_of_the_wrong_type(fmt: object) -> None:
 
 
 def test_add_raw_escapes_and_keeps_attribute_order() -> None:
-    r = Response().add_raw("context", "a&b<c>", {"data-x": 'q"uote', "b": "2"}, a="'1'", z="&")
+    r = Response().add_raw("survey", "a&b<c>", {"data-x": 'q"uote', "b": "2"}, a="'1'", z="&")
     assert r.to_xml() == DECL + (
-        b'<response><context data-x="q&quot;uote" b="2" a="\'1\'" z="&amp;">a&amp;b&lt;c&gt;'
-        b"</context></response>"
+        b'<response><survey data-x="q&quot;uote" b="2" a="\'1\'" z="&amp;">a&amp;b&lt;c&gt;'
+        b"</survey></response>"
     )
     node = r.children[0]
     assert node.spec is None
@@ -1271,7 +1273,7 @@ def test_vector_23_dial_attributes() -> None:
         "9XXXXXX",
         record=True,
         limit_seconds=1000,
-        timeout=30,
+        timeout_seconds=30,
         moh="default",
         prompt_to_called_number="no",
         caller_id="9180XXXXXX",
@@ -1488,11 +1490,11 @@ def test_input_must_be_bytes_or_str(data: object) -> None:
 
 def test_unknown_elements_are_kept_with_attributes_and_children() -> None:
     r = parse_response(
-        b'<response><context id="7" mode="x">billing</context>'
+        b'<response><survey id="7" mode="x">billing</survey>'
         b'<future a="1"><part b="2">inner</part><playtext>known</playtext></future>'
         b"<Say>not kookoo</Say><hangup/></response>"
     )
-    assert [c.tag for c in r.children] == ["context", "future", "Say", "hangup"]
+    assert [c.tag for c in r.children] == ["survey", "future", "Say", "hangup"]
     context, future, say, hangup = r.children
     assert context.spec is None
     assert context.attrs == {"id": "7", "mode": "x"}
@@ -1507,7 +1509,7 @@ def test_unknown_elements_are_kept_with_attributes_and_children() -> None:
     assert say.text == "not kookoo"
     assert hangup.spec is BY_TAG["hangup"]
     assert r.to_xml() == DECL + (
-        b'<response><context id="7" mode="x">billing</context>'
+        b'<response><survey id="7" mode="x">billing</survey>'
         b'<future a="1"><part b="2">inner</part><playtext>known</playtext></future>'
         b"<Say>not kookoo</Say><hangup/></response>"
     )

@@ -48,7 +48,7 @@ def test_an_unknown_required_parameter_lists_what_kookoo_fills() -> None:
     def menu(event: GotDTMF, account: str) -> Response:
         return Response().hangup()
 
-    with pytest.raises(TypeError, match=r"kookoo fills only 'call', 'request', 'lang'$"):
+    with pytest.raises(TypeError, match=r"kookoo fills only 'call', 'request', 'session', 'lang'$"):
         app.add_handler(GotDTMF, menu, route="/ivr/<lang>")
 
 
@@ -220,3 +220,14 @@ def test_decorators_return_the_function_unchanged() -> None:
 
     assert app.on_new_call(welcome) is welcome
     assert app.flow("/s")(survey) is survey
+
+
+def test_a_route_variable_the_handler_does_not_take_is_not_passed() -> None:
+    app = KooKoo(store=False)
+
+    @app.on_dtmf(route="/ivr/<lang>")
+    def menu(event: GotDTMF) -> Response:
+        return Response().play_text("menu")
+
+    resp = Client(app).get("/ivr/hi?event=GotDTMF&sid=1&data=1")
+    assert resp.data == xml("<response><playtext>menu</playtext></response>")

@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args, get_origin
 import pytest
 
 from kookoo import schema
+from kookoo.phone import PhoneNumber
 from kookoo.response import CollectDtmf, Response
 from kookoo.schema import ELEMENTS, AttrSpec, ElementSpec, lookup
 
@@ -34,7 +35,9 @@ def _builder(spec: ElementSpec) -> Callable[..., Any]:
 def test_builder_keywords_are_the_schema_attributes_in_order(spec: ElementSpec) -> None:
     params = list(inspect.signature(_builder(spec)).parameters.values())
     keyword_only = [p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY]
-    assert keyword_only == [a.keyword for a in spec.attrs]
+    # The deprecated names of renamed keywords come last, in the same order.
+    deprecated = [old for a in spec.attrs for old in a.deprecated]
+    assert keyword_only == [a.keyword for a in spec.attrs] + deprecated
     assert not [p for p in params if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
 
 
@@ -76,14 +79,18 @@ def test_builder_annotations_follow_the_attribute_kinds(spec: ElementSpec) -> No
         if spec.tag == "say-as" and attr.keyword == "format":
             continue  # takes SayAsFormat, its code or its name; checked in test_response
         parts.discard(type(None))
-        if attr.kind == "choice":
+        if attr.kind == "choice" and not attr.open:
             # A closed set is typed as a Literal of exactly the schema's choices.
             (literal,) = parts
             assert get_origin(literal) is Literal, attr.keyword
             assert set(get_args(literal)) == set(attr.choices), attr.keyword
+        elif attr.also:
+            assert parts == {bool, Literal[attr.also]}, attr.keyword
+        elif spec.tag == "sendsms" and attr.keyword == "to":
+            assert parts == {str, PhoneNumber}
         else:
-            expected = {"int": int, "bool": bool, "str": str, "url": str}[attr.kind]
-            assert parts == {expected}, attr.keyword
+            expected = {"int": int, "bool": bool, "str": str, "url": str, "choice": str}
+            assert parts == {expected[attr.kind]}, attr.keyword
 
 
 def test_response_has_a_method_for_every_child_and_collect_dtmf_only_prompts() -> None:
@@ -121,6 +128,7 @@ def test_events_as_protocol_section_2_3_says() -> None:
         "stream": "Stream",
         "start-record": None,
         "cctransfer": None,
+        "context": None,
     }
     assert (
         frozenset({"collectdtmf", "record", "dial", "conference", "hangup", "recognize", "stream"})
@@ -173,6 +181,11 @@ def test_attribute_table_is_consistent(spec: ElementSpec) -> None:
         ("dial", "callback_on_answered", "callback_onanswered"),
         ("stream", "uui", "x-uui"),
         ("cctransfer", "timeout_seconds", "timeout"),
+        ("dial", "timeout_seconds", "timeout"),
+        ("conference", "timeout_seconds", "timeout"),
+        ("recognize", "timeout_seconds", "timeout"),
+        ("recognize", "silence_seconds", "silence"),
+        ("recognize", "complete_silence_seconds", "complete_silence"),
         ("cctransfer", "ring_type", "ringType"),
     ],
 )
@@ -187,6 +200,51 @@ def test_units_are_declared_on_numbers_with_units_in_their_keyword() -> None:
                 assert attr.unit == "ms", attr.keyword
             if attr.keyword.endswith("_seconds"):
                 assert attr.unit == "s", attr.keyword
+
+
+def test_every_duration_keyword_names_its_unit() -> None:
+    # One convention across builders: timeout_ms for ms, *_seconds for seconds.
+    for spec in ELEMENTS:
+        for attr in spec.attrs:
+            if attr.unit == "ms":
+                assert attr.keyword.endswith("_ms"), (spec.tag, attr.keyword)
+            elif attr.unit == "s":
+                assert attr.keyword.endswith("_seconds"), (spec.tag, attr.keyword)
+            else:
+                # No unit declared: nothing that reads as a duration.
+                assert not {"timeout", "silence", "duration"} & set(attr.keyword.split("_")), (
+                    spec.tag,
+                    attr.keyword,
+                )
+
+
+def test_waits_for_and_hangup_process() -> None:
+    assert dict(schema.WAITS_FOR) == {
+        "collectdtmf": "digits",
+        "record": "recording",
+        "dial": "dial",
+        "recognize": "speech",
+        "conference": "conference",
+        "stream": "stream",
+        "cctransfer": "transfer",
+    }
+    assert set(get_args(schema.WaitingFor)) == set(schema.WAITS_FOR.values())
+    assert schema.HANGUP_PROCESS["digits"] == "collectdtmf"
+    assert schema.HANGUP_PROCESS["recording"] == "record"
+    # Everything KooKoo sends an event for, except hangup (Disconnect), makes it wait.
+    assert set(schema.WAITS_FOR) - {"cctransfer"} == schema.EVENT_TAGS - {"hangup"}
+    with pytest.raises(TypeError):
+        schema.WAITS_FOR["playtext"] = "digits"  # type: ignore[index]
+
+
+def test_kookoo_defaults() -> None:
+    assert schema.DEFAULT_DTMF_TIMEOUT_MS == 4000
+    assert schema.default_of("collectdtmf", "timeout_ms") == "4000"
+    assert schema.default_of("record", "silence_seconds") == "4"
+    assert schema.default_of("dial", "limit_seconds") == "1000"
+    assert schema.default_of("collectdtmf", "max_digits") is None
+    assert schema.DEFAULT_CALLER == "09876543210"
+    assert schema.DEFAULT_CALLED_NUMBER == "918065740671"
 
 
 @pytest.mark.parametrize(
@@ -220,6 +278,7 @@ def test_units_are_declared_on_numbers_with_units_in_their_keyword() -> None:
         ("Start-Record", "start-record"),
         ("CCTransfer", "cctransfer"),
         ("Stream", "stream"),
+        ("Context", "context"),
     ],
 )
 def test_lookup_is_case_insensitive_and_knows_aliases(spelling: str, tag: str) -> None:
@@ -229,7 +288,7 @@ def test_lookup_is_case_insensitive_and_knows_aliases(spelling: str, tag: str) -
     assert spec is BY_TAG[tag]
 
 
-@pytest.mark.parametrize("spelling", ["Say", "Gather", "Play", "Redirect", "Sms", "context", ""])
+@pytest.mark.parametrize("spelling", ["Say", "Gather", "Play", "Redirect", "Sms", ""])
 def test_lookup_of_tags_kookoo_does_not_have(spelling: str) -> None:
     assert lookup(spelling) is None
 
@@ -245,6 +304,14 @@ def test_lookup_of_tags_kookoo_does_not_have(spelling: str) -> None:
             AttrSpec("x", "x", "bool", "d", true_text="yes", false_text="no"),
             "True or False (written 'yes'/'no')",
         ),
+        (
+            AttrSpec("x", "x", "bool", "d", also=("",)),
+            "True or False (written 'true'/'false') or ''",
+        ),
+        (
+            AttrSpec("x", "x", "choice", "d", ("a", "b"), open=True),
+            "a string; known values 'a', 'b'",
+        ),
         (AttrSpec("x", "x", "int", "d", minimum=1, maximum=9), "a whole number from 1 to 9"),
         (AttrSpec("x", "x", "int", "d", minimum=0, unit="ms"), "a whole number >= 0 ms"),
         (AttrSpec("x", "x", "int", "d"), "a whole number"),
@@ -254,3 +321,14 @@ def test_lookup_of_tags_kookoo_does_not_have(spelling: str) -> None:
 )
 def test_describe_allowed(attr: AttrSpec, expected: str) -> None:
     assert attr.describe_allowed() == expected
+
+
+def test_the_simulator_and_cli_read_waits_and_defaults_from_the_schema() -> None:
+    from kookoo import testing
+
+    # One table: the simulator's view of what KooKoo waits for is the schema's, not a copy.
+    assert testing._WAITS is schema.WAITS_FOR
+    assert testing._PROCESS is schema.HANGUP_PROCESS
+    assert testing.WaitingFor is schema.WaitingFor
+    assert testing.DEFAULT_CALLER is schema.DEFAULT_CALLER
+    assert testing.DEFAULT_CALLED_NUMBER is schema.DEFAULT_CALLED_NUMBER

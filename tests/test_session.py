@@ -160,3 +160,40 @@ def test_a_repeated_new_call_runs_on_the_stored_call_for_free() -> None:
         session.commit()
     assert session.retry_is_free(info.value)
     assert session.open().state == {"seen": True}
+
+
+def test_an_event_the_step_has_no_handler_for_gets_the_steps_reply_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    app = KooKoo(store=store)
+
+    @app.on_new_call
+    def welcome(event: NewCall, call: Call) -> Response:
+        with (r := Response(sid=event.sid)).collect_dtmf(max_digits=1) as menu:
+            menu.play_text("Press 1 for sales")
+        return r.next_step("menu")
+
+    @app.on_dtmf(step="menu")
+    def menu(event: GotDTMF, call: Call) -> Response:
+        return Response(sid=event.sid).play_text(f"You pressed {event.digits}").hangup()
+
+    client = Client(app)
+    question = client.get("/?event=NewCall&sid=15").data
+    with caplog.at_level(logging.WARNING, logger="kookoo"):
+        # a Record nobody asked for: the menu again, and the call goes on
+        assert client.get("/?event=Record&sid=15&data=http://x/r.wav").data == question
+    assert caplog.records[0].getMessage() == (
+        "sid=15 step 'menu' has no handler for Record on route /: sending its last reply again"
+    )
+    assert client.get("/?event=GotDTMF&sid=15&data=1").data == xml(
+        '<response sid="15"><playtext>You pressed 1</playtext><hangup/></response>'
+    )
+    stored = store.load("15")
+    assert stored is not None
+    # the call is still in step "menu"; its last reply is the one just sent
+    assert (stored.step, stored.last_reply) == (
+        "menu",
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        '<response sid="15"><playtext>You pressed 1</playtext><hangup/></response>',
+    )

@@ -1,4 +1,5 @@
-"""pytest fixtures for testing kookoo apps (registered through the ``pytest11`` entry point).
+"""pytest fixtures for testing kookoo apps (the ``kookoo`` plugin, registered through the
+``pytest11`` entry point).
 
 Installing kookoo makes these fixtures available in every test suite:
 
@@ -42,7 +43,10 @@ A whole test::
         call.dial_not_answered()
         assert call.ended_by == "app"
 
-The plugin imports nothing from kookoo until a fixture is used.
+The plugin imports nothing from kookoo until a fixture is used.  That is why it is a top-level
+module and not ``kookoo.pytest_plugin``: pytest imports every ``pytest11`` plugin before
+``pytest --cov`` starts measuring, and importing any ``kookoo.*`` module runs ``kookoo/__init__``
+(the whole app), whose lines would then count as never run.
 """
 
 from __future__ import annotations
