@@ -49,9 +49,7 @@ def _get(base: str, path: str, query: dict[str, str], attempts: int = 8) -> tupl
 
 
 def _call(base: str, mode: str, sid: str) -> dict[str, object]:
-    _first, tries_new = _get(
-        base, f"/{mode}", {"event": "NewCall", "sid": sid, "cid": "09876543210"}
-    )
+    _, tries_new = _get(base, f"/{mode}", {"event": "NewCall", "sid": sid, "cid": "09876543210"})
     body, tries = _get(base, f"/{mode}", {"event": "GotDTMF", "sid": sid, "data": "1"})
     ended = "Effect done" in body or "Effect skipped" in body
     return {

@@ -20,13 +20,13 @@ session says whether a retry makes sense.
 from __future__ import annotations
 
 from kookoo.calls import Call
-from kookoo.events import Disconnect, Event, Hangup, NewCall, NewSms
-from kookoo.phone import PhoneNumber
+from kookoo.events import Disconnect, Event, GotDTMF, Hangup, NewCall, NewSms, Record
 from kookoo.stores.base import CallStore, ConflictError
 
 __all__ = ["CallSession", "UnknownCallError"]
 
 _ENDING_EVENTS = (Hangup, Disconnect)
+_CARRY_CALLER = (GotDTMF, Record, Hangup, Disconnect)
 # Events that may start a record: anything else needs a call the store already knows.
 _STARTING_EVENTS = (NewCall, NewSms)
 
@@ -191,7 +191,6 @@ def _capture_numbers(call: Call, event: Event) -> None:
     elif isinstance(event, NewSms):
         if event.sender is not None:
             call.caller = event.sender
-    elif call.caller is None:
-        cid = event.params.get("cid")
-        if cid:
-            call.caller = PhoneNumber.parse(cid)
+    elif call.caller is None and isinstance(event, _CARRY_CALLER):
+        # KooKoo repeats cid on some later events; keep it if NewCall never reached us.
+        call.caller = event.caller

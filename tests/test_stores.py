@@ -554,13 +554,13 @@ def test_sqlite_store_is_usable_after_close(tmp_path: Path) -> None:
 _WORKER = textwrap.dedent(
     """
     import sys
-    import time
     from kookoo.calls import Call
     from kookoo.stores import ConflictError, SQLiteStore
 
-    path, rounds, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    path, rounds = sys.argv[1], int(sys.argv[2])
     conflicts = 0
-    time.sleep(max(0.0, start - time.time()))  # all workers begin together, so they overlap
+    print("ready", flush=True)
+    sys.stdin.readline()  # all workers begin together, once all are imported, so they overlap
     with SQLiteStore(path) as store:
         for _ in range(rounds):
             while True:
@@ -581,16 +581,23 @@ def test_sqlite_processes_share_one_call_without_losing_updates(tmp_path: Path) 
     # the call, as gunicorn workers do on first start.
     path = str(tmp_path / "shared.db")
     rounds, processes = 200, 4
-    start = time.time() + 0.5
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER, path, str(rounds), str(start)],
+            [sys.executable, "-c", _WORKER, path, str(rounds)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for _ in range(processes)
     ]
+    for worker in workers:  # wait until every one has imported kookoo (slow on a busy machine)
+        assert worker.stdout is not None
+        assert worker.stdout.readline() == "ready\n"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
     conflicts = 0
     for worker in workers:
         out, err = worker.communicate(timeout=60)

@@ -5,7 +5,8 @@
 - :class:`RedisStore` — many machines (``pip install 'kookoo[redis]'``).
 
 All implement :class:`CallStore` with optimistic concurrency: a save that lost a race raises
-:class:`ConflictError`.
+:class:`ConflictError`. A backend that cannot be reached or cannot write raises
+:class:`StoreUnavailableError`, and the store heals itself once the backend is back.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from kookoo.stores.base import (
     DEFAULT_TTL_SECONDS,
     CallStore,
     ConflictError,
+    StoreUnavailableError,
 )
 from kookoo.stores.memory import MemoryStore
 from kookoo.stores.redis_store import RedisStore
@@ -28,4 +30,5 @@ __all__ = [
     "MemoryStore",
     "RedisStore",
     "SQLiteStore",
+    "StoreUnavailableError",
 ]

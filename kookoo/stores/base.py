@@ -1,4 +1,6 @@
-"""The interface every call store implements, and the error a lost race raises."""
+"""The interface every call store implements, and the errors it raises: a lost race
+(:class:`ConflictError`) and a backend that cannot be reached or cannot write
+(:class:`StoreUnavailableError`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,13 @@ from typing import Self
 
 from kookoo.calls import Call
 
-__all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_TTL_SECONDS", "CallStore", "ConflictError"]
+__all__ = [
+    "DEFAULT_GRACE_SECONDS",
+    "DEFAULT_TTL_SECONDS",
+    "CallStore",
+    "ConflictError",
+    "StoreUnavailableError",
+]
 
 DEFAULT_TTL_SECONDS = 2 * 60 * 60.0
 """A live call with no saved activity for this long (2 hours) expires."""
@@ -49,6 +57,41 @@ class ConflictError(Exception):
         return (type(self), (self.sid, self.expected, self.found))
 
 
+class StoreUnavailableError(Exception):
+    """The store cannot be reached or cannot write right now; the call itself is not at fault.
+
+    Raised by :meth:`CallStore.load`, :meth:`CallStore.save` and :meth:`CallStore.delete` when
+    the backend fails: Redis refuses the connection, does not answer within its timeout, or
+    refuses writes (out of memory, read-only replica); the SQLite file cannot be opened for
+    writing, the disk or database is full, or another process held its lock past
+    ``busy_timeout``. The original error is chained (``__cause__``). The store drops the
+    connection that failed, so once the backend is back the next request works again, without
+    restarting the process. :class:`~kookoo.stores.MemoryStore` never raises it.
+
+    A save that raised it usually stored nothing; but when the connection broke after the
+    command was sent (a timeout, Redis dying before it replied), the write may still have been
+    applied. The next load shows which version is stored, and versions keep later saves
+    consistent.
+
+    It is distinct from :class:`ConflictError` (a concurrent request won a race) and from
+    :class:`~kookoo.calls.CallStateError` (the call's data cannot be stored as JSON).
+
+    Attributes:
+        store: which store, e.g. ``SQLite database /var/lib/ivr/calls.sqlite3 (from KOOKOO_DB)``
+            or ``Redis at 10.0.0.5:6379/0`` (never a password).
+        cause: what went wrong, in the backend's words.
+    """
+
+    def __init__(self, store: str, cause: str) -> None:
+        self.store = store
+        self.cause = cause
+        super().__init__(f"{store} is unavailable: {cause}")
+
+    def __reduce__(self) -> tuple[type[StoreUnavailableError], tuple[str, str]]:
+        # Keeps the error picklable across processes despite the custom __init__.
+        return (type(self), (self.store, self.cause))
+
+
 class CallStore(abc.ABC):
     """Where :class:`~kookoo.calls.Call` objects live between KooKoo's requests.
 
@@ -75,6 +118,8 @@ class CallStore(abc.ABC):
     """Lifetime of an ended call after its last save, in seconds."""
     clock: Callable[[], float]
     """The store's idea of now (unix seconds)."""
+    name: str
+    """How errors and logs name this store, e.g. ``Redis at 10.0.0.5:6379/0``; never a secret."""
 
     def __init__(
         self,
@@ -90,6 +135,7 @@ class CallStore(abc.ABC):
         self.ttl_seconds = float(ttl_seconds)
         self.grace_seconds = float(grace_seconds)
         self.clock = clock
+        self.name = type(self).__name__
 
     def lifetime(self, call: Call) -> float:
         """How long ``call``'s record lives after this save: grace if it ended, else the TTL."""
@@ -97,7 +143,11 @@ class CallStore(abc.ABC):
 
     @abc.abstractmethod
     def load(self, sid: str) -> Call | None:
-        """Return the live call with this sid (its :attr:`~Call.version` set), or ``None``."""
+        """Return the live call with this sid (its :attr:`~Call.version` set), or ``None``.
+
+        Raises:
+            StoreUnavailableError: the backend cannot be reached right now.
+        """
 
     @abc.abstractmethod
     def save(self, call: Call) -> None:
@@ -110,11 +160,16 @@ class CallStore(abc.ABC):
             ConflictError: the stored version is not ``call.version`` (a concurrent request
                 saved first, the sid already exists, or the record was deleted or expired).
             CallStateError: ``call.state`` holds a value JSON cannot store; nothing is written.
+            StoreUnavailableError: the backend cannot be reached or cannot write right now.
         """
 
     @abc.abstractmethod
     def delete(self, sid: str) -> None:
-        """Remove the call with this sid, if any."""
+        """Remove the call with this sid, if any.
+
+        Raises:
+            StoreUnavailableError: the backend cannot be reached or cannot write right now.
+        """
 
     @abc.abstractmethod
     def expire(self, now: float | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -54,6 +55,7 @@ class MemoryStore(CallStore):
         # sid -> (version, JSON text, expires_at)
         self._records: dict[str, tuple[int, str, float]] = {}
         self._next_cleanup = clock() + cleanup_interval
+        self.name = f"MemoryStore of process {os.getpid()}"
 
     def __len__(self) -> int:
         """Number of records held, including expired ones not yet removed."""

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 
 from kookoo.calls import Call
 from kookoo.stores.base import (
@@ -16,6 +16,7 @@ from kookoo.stores.base import (
     DEFAULT_TTL_SECONDS,
     CallStore,
     ConflictError,
+    StoreUnavailableError,
 )
 
 __all__ = ["DEFAULT_DB_FILENAME", "SQLiteStore"]
@@ -50,6 +51,9 @@ _CREATE = (
     " expires_at = excluded.expires_at WHERE kookoo_calls.expires_at <= ?"
 )
 _DELETE = "DELETE FROM kookoo_calls WHERE sid = ?"
+# Starts (and commits) a write transaction that changes nothing: SQLite opens a file it may not
+# write read-only without a word, even with mode=rw, and only a write attempt tells.
+_WRITE_PROBE = "DELETE FROM kookoo_calls WHERE 0"
 _EXPIRE_BATCH = (
     "DELETE FROM kookoo_calls WHERE sid IN"
     " (SELECT sid FROM kookoo_calls WHERE expires_at <= ? LIMIT ?)"
@@ -86,6 +90,15 @@ class SQLiteStore(CallStore):
     reopened in a child process after ``fork``: gunicorn imports the app (and creates this
     store) in its master process, then forks workers, and an SQLite connection must not cross a
     fork.
+
+    Each connection is opened read-write and checked with a write that changes nothing, so a
+    file this process cannot write fails at once with
+    :class:`~kookoo.stores.StoreUnavailableError` naming the file (and ``KOOKOO_DB`` when the
+    path came from it), instead of a connection that reads but silently cannot save. Any
+    SQLite error (read-only file, full disk or a full database, a lock held past
+    ``busy_timeout``) is raised as :class:`~kookoo.stores.StoreUnavailableError` and the
+    connection that raised it is closed, never reused: once the file is writable again the
+    next request opens a fresh connection and works, without restarting the workers.
 
     Expired records are removed lazily: a save in each process deletes a bounded batch at most
     once every ``cleanup_interval`` seconds. No cron job is needed.
@@ -126,6 +139,14 @@ class SQLiteStore(CallStore):
                 "for an in-process store use MemoryStore"
             )
         self.path = os.path.abspath(chosen)
+        if path is not None:
+            where = ""
+        elif os.environ.get("KOOKOO_DB"):
+            where = " (from KOOKOO_DB)"
+        else:
+            where = " (the default in the working directory; set KOOKOO_DB to choose the file)"
+        # The file, and KOOKOO_DB when the path came from it (or could choose it).
+        self.name = f"SQLite database {self.path}{where}"
         self.cleanup_interval = cleanup_interval
         self.busy_timeout = busy_timeout
         self._next_cleanup = clock() + cleanup_interval
@@ -159,13 +180,29 @@ class SQLiteStore(CallStore):
         self._lock = threading.Lock()  # the parent's may have been held at fork time
         self._pid = os.getpid()
 
+    def _unavailable(self, exc: sqlite3.Error, doing: str = "") -> StoreUnavailableError:
+        cause = f"{doing}{exc}"
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
+            sqlite3.SQLITE_BUSY,
+            sqlite3.SQLITE_LOCKED,
+        ):
+            cause += (
+                f" (another connection held it longer than busy_timeout={self.busy_timeout:g} s)"
+            )
+        return StoreUnavailableError(self.name, cause)
+
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path,
-            timeout=self.busy_timeout,
-            isolation_level=None,  # autocommit: each statement below is its own transaction
-            check_same_thread=False,  # the pool hands a connection to one thread at a time
-        )
+        try:
+            # mode=rwc: read-write, creating the file on first use; never the read-only mode.
+            conn = sqlite3.connect(
+                Path(self.path).as_uri() + "?mode=rwc",
+                uri=True,
+                timeout=self.busy_timeout,
+                isolation_level=None,  # autocommit: each statement below is its own transaction
+                check_same_thread=False,  # the pool hands a connection to one thread at a time
+            )
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc, "cannot open it: ") from exc
         try:
             if not self._schema_ready:
                 self._create_schema(conn)
@@ -173,6 +210,10 @@ class SQLiteStore(CallStore):
             # Durable at every checkpoint; a power cut can lose the last moments of call
             # state, which is an acceptable trade for not syncing on every request.
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(_WRITE_PROBE)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise self._unavailable(exc, "cannot open it for writing: ") from exc
         except BaseException:
             conn.close()
             raise
@@ -208,12 +249,17 @@ class SQLiteStore(CallStore):
             self._busy.add(conn)
         return conn, generation
 
-    def _release(self, conn: sqlite3.Connection, generation: int) -> None:
+    def _release(self, conn: sqlite3.Connection, generation: int, broken: bool = False) -> None:
+        """Return ``conn`` to the pool, or close it; a ``broken`` one (it raised) never returns."""
         with self._lock:
             if conn not in self._busy:  # fork happened while it was out: it is the parent's
                 return
             self._busy.discard(conn)
-            if generation == self._generation and len(self._idle) < self.max_idle_connections:
+            if (
+                not broken
+                and generation == self._generation
+                and len(self._idle) < self.max_idle_connections
+            ):
                 self._idle.append(conn)
                 return
         conn.close()
@@ -224,10 +270,14 @@ class SQLiteStore(CallStore):
         """Return the live call with this sid, or ``None``."""
         now = self.clock()
         conn, generation = self._acquire()
+        broken = False
         try:
             row = conn.execute(_LOAD, (sid, now)).fetchone()
+        except sqlite3.Error as exc:
+            broken = True
+            raise self._unavailable(exc) from exc
         finally:
-            self._release(conn, generation)
+            self._release(conn, generation, broken)
         if row is None:
             return None
         return Call.from_json(row[1], version=row[0])
@@ -238,6 +288,7 @@ class SQLiteStore(CallStore):
         now = self.clock()
         expires_at = now + self.lifetime(call)
         conn, generation = self._acquire()
+        broken = False
         try:
             if call.version == 0:
                 cursor = conn.execute(_CREATE, (call.sid, data, expires_at, now))
@@ -246,37 +297,54 @@ class SQLiteStore(CallStore):
             if cursor.rowcount != 1:
                 row = conn.execute(_FOUND, (call.sid, now)).fetchone()
                 raise ConflictError(call.sid, call.version, 0 if row is None else row[0])
-            call.version += 1
+        except sqlite3.Error as exc:
+            broken = True
+            self._release(conn, generation, broken)
+            raise self._unavailable(exc) from exc
+        except BaseException:
+            self._release(conn, generation)
+            raise
+        call.version += 1
+        try:
             if now >= self._next_cleanup:
                 self._next_cleanup = now + self.cleanup_interval
-                # Busy or locked: clean-up is best effort and must not fail a request whose
-                # own save already succeeded; the next interval tries again.
-                with contextlib.suppress(sqlite3.OperationalError):
-                    conn.execute(_EXPIRE_BATCH, (now, self.cleanup_batch))
+                conn.execute(_EXPIRE_BATCH, (now, self.cleanup_batch))
+        except sqlite3.Error:
+            # Busy or locked: clean-up is best effort and must not fail a request whose own
+            # save already succeeded; the next interval tries again, on another connection.
+            broken = True
         finally:
-            self._release(conn, generation)
+            self._release(conn, generation, broken)
 
     def delete(self, sid: str) -> None:
         """Remove the call with this sid, if any."""
         conn, generation = self._acquire()
+        broken = False
         try:
             conn.execute(_DELETE, (sid,))
+        except sqlite3.Error as exc:
+            broken = True
+            raise self._unavailable(exc) from exc
         finally:
-            self._release(conn, generation)
+            self._release(conn, generation, broken)
 
     def expire(self, now: float | None = None) -> int:
         """Remove every record expired by ``now``, in batches; return how many."""
         when = self.clock() if now is None else now
         removed = 0
         conn, generation = self._acquire()
+        broken = False
         try:
             while True:
                 count = conn.execute(_EXPIRE_BATCH, (when, self.cleanup_batch)).rowcount
                 removed += count
                 if count < self.cleanup_batch:
                     return removed
+        except sqlite3.Error as exc:
+            broken = True
+            raise self._unavailable(exc) from exc
         finally:
-            self._release(conn, generation)
+            self._release(conn, generation, broken)
 
     def close(self) -> None:
         """Close this process's idle connections; ones in use close when returned.
