@@ -20,7 +20,16 @@ session says whether a retry makes sense.
 from __future__ import annotations
 
 from kookoo.calls import Call
-from kookoo.events import Disconnect, Event, GotDTMF, Hangup, NewCall, NewSms, Record
+from kookoo.events import (
+    CallStatus,
+    Disconnect,
+    Event,
+    GotDTMF,
+    Hangup,
+    NewCall,
+    NewSms,
+    Record,
+)
 from kookoo.stores.base import CallStore, ConflictError
 
 __all__ = ["CallSession", "UnknownCallError"]
@@ -94,7 +103,8 @@ class CallSession:
 
         Raises:
             UnknownCallError: an event other than NewCall/NewSms for a sid the store does not
-                hold; no record is created.
+                hold; no record is created. (The outbound completion callback,
+                :class:`~kookoo.events.CallStatus`, runs on a fresh call that is not saved.)
             Exception: whatever the store raises when it cannot be read.
         """
         self.discarded = False
@@ -103,7 +113,11 @@ class CallSession:
         stored = None
         if self.store is not None and not self._fresh:
             stored = self.store.load(event.sid)
-            if stored is None and not isinstance(event, _STARTING_EVENTS):
+            if stored is None and isinstance(event, CallStatus):
+                # An outbound call nobody answered never had a NewCall: its completion
+                # callback still reaches the handler, on a call that is not saved.
+                self.discarded = True
+            elif stored is None and not isinstance(event, _STARTING_EVENTS):
                 raise UnknownCallError(
                     f"{event.name or 'Continue'} for a call this app has no record of; "
                     "only NewCall starts a call"

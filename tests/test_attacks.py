@@ -507,3 +507,25 @@ def test_fuzzed_requests_never_crash(
         assert all(c.isprintable() for c in text[:-1])
     if secret and code == 200 and body and SECRET not in query:
         assert path.startswith(f"/{SECRET}")
+
+
+def test_the_completion_callback_of_an_unanswered_call_runs_but_stores_nothing() -> None:
+    from kookoo.events import CallStatus
+
+    store = MemoryStore()
+    app = KooKoo(store=store, secret=SECRET)
+    seen: list[str | None] = []
+
+    @app.on(CallStatus, route="/callback")
+    def finished(event: CallStatus, call: Call) -> Response:
+        seen.append(event.status)
+        call.state["x"] = 1
+        return Response().hangup()  # KooKoo ignores the reply
+
+    url = app.signed_url("/callback", order="A-17")
+    resp = Client(app).post(
+        url, data={"sid": "55", "status": "ring", "status_details": "NoAnswer", "phone_no": "1"}
+    )
+    assert resp.status_code == 200
+    assert seen == ["ring"]
+    assert len(store) == 0
