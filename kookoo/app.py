@@ -283,7 +283,8 @@ class KooKoo(Scaffold):
     def require_signed(self, *routes: str) -> None:
         """Declare ``routes`` signed: a request there must carry app parameters made by
         :meth:`signed_url` (unchanged, unexpired) or it gets a 403; the handler then finds the
-        verified values in ``event.params``. Needs a secret.
+        verified values in ``event.params`` (and only them in
+        ``request.environ["kookoo.signed"]``). Needs a secret.
         """
         self._check_setup("require_signed")
         if self.guard.secret is None:
@@ -535,6 +536,7 @@ class KooKoo(Scaffold):
                 secret = self.guard.secret
                 assert secret is not None  # require_signed() refuses to run without one
                 ctx.signed = verify_signed(params, secret=secret)
+                ctx.environ["kookoo.signed"] = ctx.signed
             except SignatureError as exc:
                 logger.warning(
                     "sid=%s route=%s refused: %s",

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
+from werkzeug.wrappers import Request
 
 from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
 from kookoo.cli import main
@@ -381,7 +382,8 @@ def account_menu() -> KooKoo:
         return Response().goto_url(app.signed_url("/account", account="42", expires_in=600))
 
     @app.on_continue(route="/account")
-    def account(event: Any) -> Response:
+    def account(event: Any, request: Request) -> Response:
+        assert request.environ["kookoo.signed"] == {"account": event.params["account"]}
         return Response().play_text(f"Account {event.params['account']}").hangup()
 
     app.require_signed("/account")
