@@ -135,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
             targets["request_vs_flask_twilio"] = target(
                 _ratio(request, "request.flask_twilio", "request.kookoo"), 3.0, at_most=False
             )
+            secret_us = (
+                request["request.kookoo_secret"].median_ns - request["request.kookoo"].median_ns
+            ) / 1000
+            targets["secret_overhead_us"] = target(secret_us, 3.0, at_most=True)
             table.section(
                 "2. One request in-process (WSGI call, no socket): NewCall -> menu", columns
             )
@@ -146,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                     "request.flask_twilio": _verdict(
                         targets["request_vs_flask_twilio"], "<= 0.33x (3x faster)"
                     ),
+                    "request.kookoo_secret": f"+{secret_us:.2f} µs; "
+                    + _verdict(targets["secret_overhead_us"], "<= +3 µs"),
                 },
             )
 
@@ -214,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         ("sqlite_state_overhead_us", 40.0, True),
         ("served_vs_werkzeug", 0.9, False),
         ("flow_last_step_ms", 1.0, True),
+        ("secret_overhead_us", 3.0, True),
     ):
         targets.setdefault(key, target("not run", limit, at_most=at_most))
     table.section("Targets", f"  {'key':<34}{'value':>12}{'limit':>12}{'met':>12}")

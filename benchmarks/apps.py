@@ -109,9 +109,14 @@ def expected_reply(sid: str = SID) -> bytes:
 # -- kookoo ------------------------------------------------------------------------------------
 
 
-def make_kookoo_app() -> KooKoo:
-    """kookoo without call state: the handler takes only the event."""
-    app = KooKoo("bench", store=False)
+#: The shared secret of the benchmark app that checks one (never a real secret).
+BENCH_SECRET = "bench-secret-0123456789abcdef"
+
+
+def make_kookoo_app(secret: str | None = None) -> KooKoo:
+    """kookoo without call state: the handler takes only the event (and, with ``secret``,
+    every request must carry it as ``kk_token``)."""
+    app = KooKoo("bench", store=False, secret=secret if secret is not None else False)
 
     @app.on_new_call(route=ROUTE)
     def welcome(event: NewCall) -> Response:
@@ -136,6 +141,7 @@ def make_kookoo_state_app(store: CallStore | None) -> KooKoo:
 
 
 kookoo_app = make_kookoo_app()
+kookoo_secret_app = make_kookoo_app(BENCH_SECRET)
 """kookoo, stateless: what gunicorn serves as ``benchmarks.apps:kookoo_app``."""
 
 kookoo_sqlite_app = make_kookoo_state_app(None)

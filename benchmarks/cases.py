@@ -128,14 +128,20 @@ def call_wsgi(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[str, byte
 
 
 def _request_case(
-    key: str, label: str, app: WSGIApplication, check: Callable[[str, bytes], bool]
+    key: str,
+    label: str,
+    app: WSGIApplication,
+    check: Callable[[str, bytes], bool],
+    extra_query: str = "",
 ) -> Case:
     sid = str(_reserve_sids(1))
-    status, body = call_wsgi(app, new_call_environ(sid))
+    environ = new_call_environ(sid)
+    environ["QUERY_STRING"] += extra_query
+    status, body = call_wsgi(app, environ)
     if status != "200 OK" or not check(sid, body):
         raise BadReply(f"{label} answered {status} {body[:200]!r}")
     template = new_call_environ("SID")
-    head, tail = template["QUERY_STRING"].split("SID")
+    head, tail = (template["QUERY_STRING"] + extra_query).split("SID")
 
     def prepare(n: int) -> Callable[[], object]:
         first = _reserve_sids(n)
@@ -170,6 +176,13 @@ def request_cases() -> list[Case]:
     """NewCall -> menu through kookoo, the hand-written app, Flask + twilio/plivo, the floor."""
     cases = [
         _request_case("request.kookoo", "kookoo (no state)", apps.kookoo_app, _is_kookoo_menu),
+        _request_case(
+            "request.kookoo_secret",
+            "kookoo (no state), secret checked",
+            apps.kookoo_secret_app,
+            _is_kookoo_menu,
+            f"&kk_token={apps.BENCH_SECRET}",
+        ),
         _request_case(
             "request.werkzeug", "hand-written Werkzeug + lxml", apps.werkzeug_app, _is_kookoo_menu
         ),

@@ -4,7 +4,8 @@ One request, end to end, as named public steps (each one a method a subclass may
 
     KooKoo  GET /ivr?event=GotDTMF&sid=123&data=1
       -> KooKoo.__call__ -> wsgi_app -> full_dispatch(ctx)
-      -> preprocess(ctx): method, limits, route          (a Reply refuses the request)
+      -> preprocess(ctx): method, limits, guards (secret, allow-list behind proxies;
+         kookoo.security), route                       (a Reply refuses the request)
       -> parse_request(ctx): query (+ form) -> typed event (kookoo.events)
       -> run_call(ctx): a CallSession (kookoo.session) opens the Call for sid
          (only when some handler asks for ``call`` or uses steps)
@@ -23,10 +24,10 @@ from __future__ import annotations
 import difflib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Sequence, Sized
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import parse_qsl, urljoin
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -41,10 +42,22 @@ from kookoo.events import (
     NewCall,
     parse_event,
 )
+from kookoo.limits import LiveCallLimit, is_reserved_sid
 from kookoo.parser import parse_response
 from kookoo.response import CollectDtmf, Response, ResponseParseError
 from kookoo.scaffold import Handler, HandlerGroup, Scaffold, named_steps
-from kookoo.session import CallSession
+from kookoo.security import (
+    NOSNIFF_HEADER,
+    TOKEN_PARAM,
+    GuardResult,
+    RequestGuard,
+    SharedSecret,
+    URLResolver,
+    escape_for_log,
+    plain_error_body,
+)
+from kookoo.session import CallSession, UnknownCallError
+from kookoo.signing import SignatureError, signed_url, verify_signed
 from kookoo.stores.base import CallStore, ConflictError
 
 if TYPE_CHECKING:
@@ -90,8 +103,9 @@ class Reply(NamedTuple):
 
 
 def plain_reply(status: int, message: str) -> Reply:
-    """A plain-text error reply whose body is one sentence (the pipeline's 4xx)."""
-    return Reply(status, TEXT_CONTENT_TYPE, (message + "\n").encode("utf-8"))
+    """A plain-text error reply whose body is one sentence (the pipeline's 4xx): one line, at
+    most ~200 characters, control characters escaped (:func:`~kookoo.security.plain_error_body`)."""
+    return Reply(status, TEXT_CONTENT_TYPE, plain_error_body(message))
 
 
 class RequestContext:
@@ -109,6 +123,10 @@ class RequestContext:
         event: the parsed event, once parsed.
         handler: the handler chosen, once dispatched.
         session: the request's :class:`~kookoo.session.CallSession`, when the app keeps state.
+        guard: what the app's guards decided (:class:`~kookoo.security.GuardResult`), or
+            ``None`` when none is configured; its token is kept in relative URLs.
+        path: the path the router saw (without a secret path segment).
+        signed: the verified app parameters on a route declared signed, else ``{}``.
         call: the call the handler runs on (``None`` for an app without state).
         failed: True when the handler failed and the caller heard the fallback.
     """
@@ -119,12 +137,15 @@ class RequestContext:
         "environ",
         "event",
         "failed",
+        "guard",
         "handler",
         "params",
+        "path",
         "path_args",
         "request_class",
         "route",
         "session",
+        "signed",
     )
 
     def __init__(self, environ: WSGIEnvironment, request_class: type[Request] = Request) -> None:
@@ -139,6 +160,9 @@ class RequestContext:
         self.session: CallSession | None = None
         self.call: Call | None = None
         self.failed = False
+        self.guard: GuardResult | None = None
+        self.path = "/"
+        self.signed: dict[str, str] = {}
 
     @property
     def request(self) -> Request:
@@ -163,6 +187,21 @@ class KooKoo(Scaffold):
         max_params: most parameters accepted (400 beyond).
         conflict_retries: how often a request is re-run when another request changed the same
             call meanwhile (see :class:`~kookoo.stores.ConflictError`); then the fallback.
+        secret: the shared secret every request must carry (``?kk_token=<secret>`` or
+            ``/<secret>/...``), a list of them for rotation, ``None`` to read
+            ``KOOKOO_SECRET`` (comma-separated), or ``False`` for none even if it is set.
+        allow_ips: only these networks (CIDRs) get in; ``None`` reads ``KOOKOO_ALLOW_IPS``
+            (off when unset).
+        trusted_proxies: how many proxies in front of the app to believe in
+            ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` (Werkzeug's ``ProxyFix``); ``None``
+            reads ``KOOKOO_TRUSTED_PROXIES`` (default 0).
+        public_url: the URL KooKoo reaches the app's root at; relative ``gotourl`` and
+            ``playaudio`` URLs are resolved against it (``None`` reads ``KOOKOO_PUBLIC_URL``).
+        trusted_hosts: without ``public_url``, the only ``Host`` values relative URLs are
+            resolved against (default: loopback only); never an arbitrary ``Host`` header.
+        max_live_calls: most calls live at once (counted in the store, across workers);
+            beyond it a NewCall hears :attr:`busy_prompt` and the store is not grown.
+        busy_prompt: what a caller hears when ``max_live_calls`` is reached.
 
     Example::
 
@@ -194,6 +233,13 @@ class KooKoo(Scaffold):
         max_query_bytes: int = 8192,
         max_params: int = 64,
         conflict_retries: int = 1,
+        secret: str | Sequence[str] | SharedSecret | Literal[False] | None = None,
+        allow_ips: Sequence[str] | None = None,
+        trusted_proxies: int | None = None,
+        public_url: str | None = None,
+        trusted_hosts: Sequence[str] | None = None,
+        max_live_calls: int | None = None,
+        busy_prompt: str = "All our lines are busy. Please call again in a few minutes.",
     ) -> None:
         super().__init__()
         self.name = name
@@ -216,6 +262,45 @@ class KooKoo(Scaffold):
         self._tracks_calls = False
         self._known_steps: frozenset[str] = frozenset()
         self._warned_steps: set[str] = set()
+        self.guard = RequestGuard.from_settings(
+            secret=secret, allow_ips=allow_ips, trusted_proxies=trusted_proxies
+        )
+        self.url_resolver = URLResolver.from_settings(public_url, trusted_hosts)
+        if max_live_calls is not None and max_live_calls < 1:
+            raise ValueError(f"max_live_calls must be at least 1, got {max_live_calls}")
+        if max_live_calls is not None and store is False:
+            raise ValueError("max_live_calls counts calls in the store; it needs a store")
+        self.max_live_calls = max_live_calls
+        self.busy_prompt = busy_prompt
+        self._live_limit: LiveCallLimit | None = None
+        self._signed_routes: set[str] = set()
+
+    @property
+    def secret(self) -> SharedSecret | None:
+        """The app's shared secret(s), or ``None`` when requests need none."""
+        return self.guard.secret
+
+    def require_signed(self, *routes: str) -> None:
+        """Declare ``routes`` signed: a request there must carry app parameters made by
+        :meth:`signed_url` (unchanged, unexpired) or it gets a 403; the handler then finds the
+        verified values in ``event.params`` (and only them in
+        ``request.environ["kookoo.signed"]``). Needs a secret.
+        """
+        self._check_setup("require_signed")
+        if self.guard.secret is None:
+            raise RuntimeError("require_signed() needs a secret (secret= or KOOKOO_SECRET)")
+        self._signed_routes.update(r.rstrip("/") or "/" for r in routes)
+
+    def signed_url(
+        self, url: str, /, *, expires_in: float | None = None, **params: str | int
+    ) -> str:
+        """A URL carrying ``params`` signed with the app's secret (and its token); see
+        :func:`kookoo.signing.signed_url`. For ``gotourl`` and outbound ``url``/``callback_url``.
+        """
+        if self.guard.secret is None:
+            raise RuntimeError("signed_url() needs a secret (secret= or KOOKOO_SECRET)")
+        app_params: dict[str, Any] = dict(params)  # names are checked by signed_url
+        return signed_url(url, secret=self.guard.secret, expires_in=expires_in, **app_params)
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -345,14 +430,14 @@ class KooKoo(Scaffold):
         status, content_type, body = self.full_dispatch(ctx)
         start_response(
             _STATUS_LINES.get(status) or _status_line(status),
-            [("Content-Type", content_type), ("Content-Length", str(len(body)))],
+            [("Content-Type", content_type), ("Content-Length", str(len(body))), NOSNIFF_HEADER],
         )
         if logger.isEnabledFor(logging.INFO):
             event = ctx.event
             logger.info(
                 "sid=%s event=%s route=%s handler=%s status=%d ms=%.2f",
                 event.sid if event is not None and event.sid else "-",
-                (event.name or "Continue") if event is not None else "-",
+                escape_for_log(event.name or "Continue") if event is not None else "-",
                 ctx.route,
                 ctx.handler.name if ctx.handler is not None else "-",
                 status,
@@ -390,8 +475,16 @@ class KooKoo(Scaffold):
                 f"The query string is {len(query)} bytes; this app accepts at most "
                 f"{self.max_query_bytes}.",
             )
+        if self.guard.active:
+            guarded = ctx.guard = self.guard.check(environ)
+            if not guarded.allowed:
+                return plain_reply(guarded.status, guarded.message)
+            raw_path = guarded.path
+        else:
+            raw_path = environ.get("PATH_INFO", "")
         # WSGI hands PATH_INFO over as latin-1; URLs are UTF-8.
-        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace") or "/"
+        path = raw_path.encode("latin-1").decode("utf-8", "replace") or "/"
+        ctx.path = path
         route = self._match_route(path, ctx)
         if route is None:
             return plain_reply(404, f"No KooKoo app answers at {path}.")
@@ -402,7 +495,12 @@ class KooKoo(Scaffold):
         """Read the parameters (query, then a POST form) into ``ctx.params`` and parse the
         typed event; a :class:`Reply` (400) when the request is not KooKoo's."""
         environ = ctx.environ
-        query: str = environ.get("QUERY_STRING", "")
+        guarded = ctx.guard
+        query: str
+        if guarded is not None and guarded.query is not None:
+            query = guarded.query  # the checked kk_token pair already cut out
+        else:
+            query = environ.get("QUERY_STRING", "")
         if not query.isascii():
             # Raw (not percent-encoded) UTF-8 reaches WSGI as latin-1, like PATH_INFO.
             query = query.encode("latin-1").decode("utf-8", "replace")
@@ -425,10 +523,28 @@ class KooKoo(Scaffold):
                 params.setdefault(key, form[key])
         if len(params) > self.max_params:
             return self._too_many(params)
+        if guarded is not None and guarded.token is not None:
+            params.pop(TOKEN_PARAM, None)  # the secret stays out of handlers and their logs
         try:
             ctx.event = event = parse_event(params)
         except EventParseError as exc:
             return plain_reply(400, str(exc))
+        if is_reserved_sid(event.sid):
+            return plain_reply(400, "The sid names one of kookoo's own records; it is refused.")
+        if self._signed_routes and ctx.route in self._signed_routes:
+            try:
+                secret = self.guard.secret
+                assert secret is not None  # require_signed() refuses to run without one
+                ctx.signed = verify_signed(params, secret=secret)
+                ctx.environ["kookoo.signed"] = ctx.signed
+            except SignatureError as exc:
+                logger.warning(
+                    "sid=%s route=%s refused: %s",
+                    escape_for_log(event.sid or "-"),
+                    ctx.route,
+                    escape_for_log(exc),
+                )
+                return plain_reply(403, f"Forbidden: {exc}.")
         return event
 
     def _too_many(self, params: Sized) -> Reply:
@@ -467,6 +583,10 @@ class KooKoo(Scaffold):
 
         A store that cannot be read or written gives the fallback (logged with the sid).
         """
+        if self.max_live_calls is not None and not _is_ping(event):
+            busy = self._count_live(event)
+            if busy is not None:
+                return busy
         session = ctx.session = self.open_session(ctx, event)
         if session is None:
             return self.dispatch(ctx, event)
@@ -475,9 +595,17 @@ class KooKoo(Scaffold):
             ctx.failed = False
             try:
                 ctx.call = session.open()
+            except UnknownCallError as exc:
+                logger.warning("sid=%s refused: %s", escape_for_log(event.sid), exc)
+                return self.fallback(event)
             except Exception:
                 logger.exception("sid=%s could not load the call state", event.sid)
                 return self.fallback(event)
+            if session.duplicate:
+                logger.warning(
+                    "sid=%s duplicate NewCall for a call already started: nothing is saved",
+                    escape_for_log(event.sid),
+                )
             body = self.dispatch(ctx, event)
             try:
                 if session.conflict is not None:  # a checkpoint lost a race mid-request
@@ -496,6 +624,30 @@ class KooKoo(Scaffold):
             except Exception:
                 logger.exception("sid=%s could not save the call state", event.sid)
                 return self.fallback(event)
+
+    def _count_live(self, event: Event) -> bytes | None:
+        """Admit a NewCall under ``max_live_calls`` (else the busy reply); release an ending."""
+        store = self.store
+        if store is None or self.max_live_calls is None:
+            return None
+        limit = self._live_limit
+        if limit is None or limit.store is not store:
+            limit = self._live_limit = LiveCallLimit(store, self.max_live_calls)
+        try:
+            if isinstance(event, NewCall):
+                if not limit.admit(event.sid):
+                    logger.warning(
+                        "sid=%s busy: %d calls are live (max_live_calls)",
+                        escape_for_log(event.sid),
+                        self.max_live_calls,
+                    )
+                    return Response().play_text(self.busy_prompt).hangup().to_xml()
+            elif isinstance(event, _ENDING_EVENTS):
+                limit.release(event.sid)
+        except Exception:
+            logger.exception("sid=%s could not count live calls", escape_for_log(event.sid))
+            return self.fallback(event)
+        return None
 
     # -- dispatch ---------------------------------------------------------------------------
 
@@ -579,7 +731,7 @@ class KooKoo(Scaffold):
                 step = call.step = result.step
                 if step is not None and step not in self._known_steps:
                     self._warn_unknown_step(step, source)
-            _resolve_urls(result, ctx)
+            self._resolve_urls(result, ctx)
             if self.debug:
                 _lint_strictly(result, source)
             body = result.to_xml()
@@ -635,7 +787,7 @@ class KooKoo(Scaffold):
         logger.error(
             "sid=%s event=%s route=%s handler failed",
             event.sid or "-",
-            event.name or "Continue",
+            escape_for_log(event.name or "Continue"),
             ctx.route,
             exc_info=exc,
         )
@@ -643,6 +795,25 @@ class KooKoo(Scaffold):
         if session is not None:
             session.discard()
         return self.fallback(event)
+
+    def _resolve_urls(self, response: Response, ctx: RequestContext) -> None:
+        """Make relative ``gotourl``/``playaudio`` URLs absolute (``public_url`` or a trusted
+        host, never any ``Host``); a ``gotourl`` keeps the request's token (audio does not
+        need it, so the secret does not travel further); ``//host`` is refused."""
+        guard = ctx.guard
+        token = guard.token if guard is not None else None
+        in_path = guard is not None and guard.token_in_path
+        for element in response._element.iter("gotourl", "playaudio"):
+            text = element.text
+            if text and "://" not in text:
+                keep = element.tag == "gotourl"
+                element.text = self.url_resolver.resolve(
+                    text,
+                    ctx.environ,
+                    path=ctx.path,
+                    token=token if keep else None,
+                    token_in_path=in_path and keep,
+                )
 
     def fallback(self, event: Event) -> bytes:
         """What the caller hears when the app cannot answer: :attr:`fallback_prompt`, then a
@@ -678,14 +849,6 @@ _STATUS_LINES = {code: _status_line(code) for code in (200, 400, 403, 404, 405, 
 
 def _is_ping(event: Event) -> bool:
     return isinstance(event, NewCall) and event.is_test_ping
-
-
-def _resolve_urls(response: Response, ctx: RequestContext) -> None:
-    # Cheap scan first: building request.base_url costs more than most replies.
-    for element in response._element.iter("gotourl", "playaudio"):
-        text = element.text
-        if text and "://" not in text:
-            element.text = urljoin(ctx.request.base_url, text)
 
 
 def _lint_strictly(response: Response, source: str) -> None:

@@ -264,6 +264,11 @@ def _add_call_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     )
     parser.add_argument("--sid", help="the call id (default: a random 16-digit number)")
     parser.add_argument(
+        "--secret",
+        help="the app's shared secret, sent as kk_token (default: the app's own, or for a URL "
+        "the first in KOOKOO_SECRET)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print the whole call as JSON on standard output"
     )
     parser.set_defaults(func=_cmd_call, actions=None)
@@ -428,7 +433,7 @@ def _cmd_call(args: argparse.Namespace) -> int:
     from kookoo.testing import SimulatorError
 
     try:
-        sim = _simulator(args.target)
+        sim = _simulator(args.target, args.secret)
         actions: list[_Action] = list(args.actions or [])
         if args.script:
             actions += _read_script(args.script)
@@ -495,12 +500,12 @@ class _NullWriter(io.StringIO):
     """Swallows the transcript when only JSON is wanted."""
 
 
-def _simulator(target: str) -> Simulator:
+def _simulator(target: str, secret: str | None = None) -> Simulator:
     from kookoo.stores.memory import MemoryStore
     from kookoo.testing import Simulator
 
     if _is_url(target):
-        return Simulator(target)
+        return Simulator(target, secret=secret)
     app = _load_target(target)
     from kookoo.app import KooKoo
 
@@ -508,7 +513,7 @@ def _simulator(target: str) -> Simulator:
         # The app would create its default SQLite file; a simulated call leaves no file.
         with contextlib.suppress(RuntimeError):  # an app that already served keeps its own
             app.store = MemoryStore()
-    return Simulator(app)
+    return Simulator(app, secret=secret)
 
 
 def _call_json(
@@ -619,4 +624,13 @@ def _cmd_routes(args: argparse.Namespace) -> int:
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         print("  ".join([*cells, row[3]]))
+    secret = getattr(app, "secret", None)
+    if secret is not None:
+        count = len(secret.secrets)
+        print(
+            f"secret: on ({count} active secret{'s' if count > 1 else ''}); KooKoo's URL needs "
+            "?kk_token=<secret> or /<secret>/ in front of the path"
+        )
+    else:
+        print("secret: off (anyone who can reach the URL drives calls; set KOOKOO_SECRET)")
     return EXIT_OK

@@ -20,13 +20,30 @@ session says whether a retry makes sense.
 from __future__ import annotations
 
 from kookoo.calls import Call
-from kookoo.events import Disconnect, Event, GotDTMF, Hangup, NewCall, NewSms, Record
+from kookoo.events import (
+    CallStatus,
+    Disconnect,
+    Event,
+    GotDTMF,
+    Hangup,
+    NewCall,
+    NewSms,
+    Record,
+)
 from kookoo.stores.base import CallStore, ConflictError
 
-__all__ = ["CallSession"]
+__all__ = ["CallSession", "UnknownCallError"]
 
 _ENDING_EVENTS = (Hangup, Disconnect)
 _CARRY_CALLER = (GotDTMF, Record, Hangup, Disconnect)
+# Events that may start a record: anything else needs a call the store already knows.
+_STARTING_EVENTS = (NewCall, NewSms)
+
+
+class UnknownCallError(LookupError):
+    """An event other than NewCall (or NewSms) for a sid the store has never seen (or has
+    forgotten): nobody may create a call record by guessing a sid. The caller hears the
+    fallback and a hangup, and the app logs a WARNING."""
 
 
 class CallSession:
@@ -50,7 +67,16 @@ class CallSession:
         session.commit()          # ConflictError if another request saved first
     """
 
-    __slots__ = ("_fresh", "call", "call_class", "conflict", "discarded", "event", "store")
+    __slots__ = (
+        "_fresh",
+        "call",
+        "call_class",
+        "conflict",
+        "discarded",
+        "duplicate",
+        "event",
+        "store",
+    )
 
     def __init__(
         self, store: CallStore | None, event: Event, *, call_class: type[Call] = Call
@@ -60,6 +86,7 @@ class CallSession:
         self.call_class = call_class
         self.call: Call | None = None
         self.discarded = False
+        self.duplicate = False
         #: The conflict a :meth:`checkpoint` ran into, if any (the app then re-runs the request).
         self.conflict: ConflictError | None = None
         # A NewCall starts a call: the first try creates the record without reading it.
@@ -70,7 +97,15 @@ class CallSession:
     def open(self) -> Call:
         """Load (or create) the call and record the event on it; return it.
 
-        Raises whatever the store raises when it cannot be read.
+        A NewCall for a call that already had one (it is live, or ended moments ago) is a
+        duplicate: the handler runs on the stored call, but its caller, called number and
+        state are not overwritten and nothing of the request is saved (:attr:`duplicate`).
+
+        Raises:
+            UnknownCallError: an event other than NewCall/NewSms for a sid the store does not
+                hold; no record is created. (The outbound completion callback,
+                :class:`~kookoo.events.CallStatus`, runs on a fresh call that is not saved.)
+            Exception: whatever the store raises when it cannot be read.
         """
         self.discarded = False
         self.conflict = None
@@ -78,12 +113,24 @@ class CallSession:
         stored = None
         if self.store is not None and not self._fresh:
             stored = self.store.load(event.sid)
-        if stored is None:
-            call = self.call_class(sid=event.sid)  # "" only for the test ping, never saved
-        elif type(stored) is not self.call_class:
-            call = self.call_class.from_json(stored.to_json(), version=stored.version)
-        else:
-            call = stored
+            if stored is None and isinstance(event, CallStatus):
+                # An outbound call nobody answered never had a NewCall: its completion
+                # callback still reaches the handler, on a call that is not saved.
+                self.discarded = True
+            elif stored is None and not isinstance(event, _STARTING_EVENTS):
+                raise UnknownCallError(
+                    f"{event.name or 'Continue'} for a call this app has no record of; "
+                    "only NewCall starts a call"
+                )
+        if stored is not None and type(stored) is not self.call_class:
+            stored = self.call_class.from_json(stored.to_json(), version=stored.version)
+        if stored is not None and isinstance(event, NewCall) and _had_new_call(stored):
+            # Leave the stored call alone: run the handler on it, save nothing.
+            self.duplicate = self.discarded = True
+            self.call = stored
+            return stored
+        call = stored if stored is not None else self.call_class(sid=event.sid)
+        # (a fresh call's sid is "" only for the test ping, which is never saved)
         _capture_numbers(call, event)
         call.record_event(event.name or "Continue")
         if isinstance(event, _ENDING_EVENTS) and not call.ended:
@@ -141,6 +188,10 @@ class CallSession:
             self._fresh = False
             return True
         return False
+
+
+def _had_new_call(call: Call) -> bool:
+    return any(entry.event == "NewCall" for entry in call.history)
 
 
 def _capture_numbers(call: Call, event: Event) -> None:

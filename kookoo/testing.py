@@ -43,6 +43,7 @@ Decisions on points KooKoo does not document (``protocol.md`` §8), so tests kno
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from kookoo.parser import parse_response
 from kookoo.phone import normalize_indian_number
 from kookoo.response import Node, Response, ResponseParseError
 from kookoo.schema import WaitingFor
+from kookoo.security import with_token
 from kookoo.transport import HTTPTransport, Transport, TransportError, WSGITransport
 
 if TYPE_CHECKING:
@@ -197,6 +199,26 @@ class Turn:
 # -- the simulator -----------------------------------------------------------------------------
 
 
+def _with_token(url: str, token: str | None) -> str:
+    """``url`` with ``kk_token``, unless it carries the token already (query or path)."""
+    return url if token is None or token in url else with_token(url, token)
+
+
+def _token_for(app: WSGIApplication | None, secret: str | Literal[False] | None) -> str | None:
+    """The token a simulated call sends: the given secret, the app's, or KOOKOO_SECRET's."""
+    if secret is False:
+        return None
+    if secret is not None:
+        return secret
+    if app is not None:
+        from kookoo.app import KooKoo
+
+        own = app.secret if isinstance(app, KooKoo) else None
+        return own.primary if own is not None else None
+    first = os.environ.get("KOOKOO_SECRET", "").split(",")[0].strip()
+    return first or None
+
+
 class Simulator:
     """Plays KooKoo's part against one app; :meth:`call` starts a simulated call.
 
@@ -214,6 +236,10 @@ class Simulator:
         max_auto_turns: most continuation requests in a row before giving up.
         timeout: seconds to wait for each HTTP reply.
         seed: makes generated sids reproducible.
+        secret: the app's shared secret, sent as ``kk_token`` on every call's first URL (the
+            app keeps it in the URLs it sends back). By default a :class:`~kookoo.KooKoo`
+            app's own primary secret, and for a URL target the first one in
+            ``KOOKOO_SECRET``; ``False`` sends none (to test the refusal).
 
     >>> from kookoo import KooKoo, Response
     >>> app = KooKoo(store=False)
@@ -235,6 +261,7 @@ class Simulator:
         max_auto_turns: int = 20,
         timeout: float = 10.0,
         seed: int | None = None,
+        secret: str | Literal[False] | None = None,
     ) -> None:
         if isinstance(target, str):
             scheme = urlsplit(target).scheme
@@ -253,6 +280,7 @@ class Simulator:
         self.max_auto_turns = max_auto_turns
         self.timeout = timeout
         self._random = random.Random(seed)
+        self.token = _token_for(self.app, secret)
 
     @property
     def store(self) -> CallStore | None:
@@ -315,7 +343,7 @@ class Simulator:
             sid=sid if sid is not None else self.new_sid(),
             caller=caller,
             called_number=called_number,
-            url=url or self.url,
+            url=_with_token(url or self.url, self.token),
         )
         first: dict[str, str] = {"event": "NewCall", "sid": new_call.sid, "cid": caller}
         national = normalize_indian_number(caller)

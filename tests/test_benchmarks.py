@@ -180,6 +180,7 @@ def test_json_always_has_every_target(tmp_path: Path) -> None:
         "sqlite_state_overhead_us",
         "served_vs_werkzeug",
         "flow_last_step_ms",
+        "secret_overhead_us",
     }
     for entry in document["targets"].values():
         assert set(entry) == {"value", "limit", "met"}

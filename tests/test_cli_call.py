@@ -387,6 +387,7 @@ def test_routes_table(capsys: pytest.CaptureFixture[str]) -> None:
         "/      GotDTMF  language    choose_language\n"
         "/      Hangup   -           caller_hung_up\n"
         "/      NewCall  -           welcome\n"
+        "secret: off (anyone who can reach the URL drives calls; set KOOKOO_SECRET)\n"
     )
 
 

@@ -46,6 +46,15 @@ def fallback(sid: str) -> bytes:
     return xml(f'<response sid="{sid}"><playtext>{SORRY}</playtext><hangup/></response>')
 
 
+def started(app: KooKoo, *sids: str) -> None:
+    """Store the calls ``sids`` as their NewCall would: only NewCall may create a record."""
+    assert app.store is not None
+    for sid in sids:
+        call = Call(sid)
+        call.record_event("NewCall")
+        app.store.save(call)
+
+
 def get(app: KooKoo, url: str) -> Any:
     return Client(app).get(url)
 
@@ -219,6 +228,7 @@ def test_a_failing_end_of_call_handler_gets_an_empty_body_never_the_fallback(
 
     app.on(event_type)(crash)
     app.on(event_type, route="/typed")(wrong_type)
+    started(app, "3")
     with caplog.at_level(logging.ERROR, logger="kookoo"):
         for path in ("/", "/typed"):
             resp = get(app, f"{path}?{query}")
@@ -270,6 +280,7 @@ def test_hangup_and_disconnect_reach_the_handler_for_the_route_and_step() -> Non
 
     client = Client(app)
     client.get("/?event=NewCall&sid=1&cid=09876543210")
+    started(app, "2", "3")
     assert client.get("/?event=Hangup&sid=1&process=collectdtmf&data=").data == b""
     assert client.get("/?event=Disconnect&sid=1&process=none").data == b""
     assert client.get("/?event=Hangup&sid=2&process=none").data == b""  # a call without a step

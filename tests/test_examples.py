@@ -171,6 +171,26 @@ def pin_three_wrong_attempts(sim: Simulator, results: Path) -> SimulatedCall:
     return call
 
 
+def pin_locked_across_calls(sim: Simulator, results: Path) -> SimulatedCall:
+    # A fresh sid used to reset the count: 10,000 PINs in 17 s. Now the caller number counts.
+    caller = "09000000017"
+    first = sim.call(caller).press("1111#").press("2222#")
+    assert first.last_heard == ["That PIN is not right. Please try again."]
+    first.hangup()
+    second = sim.call(caller).press("3333#")
+    assert second.last_heard == ["Too many wrong attempts. Please call again later. Goodbye."]
+    third = sim.call("+919000000017")  # the same number, written another way
+    assert third.last_heard == [
+        "Too many wrong PINs were entered from this number. Please call again later. Goodbye."
+    ]
+    assert third.ended_by == "app"
+    # Another caller is not locked out.
+    assert sim.call("09000000018").last_heard == [
+        "Welcome to Acme Bank. Please enter your four digit PIN."
+    ]
+    return third
+
+
 # -- the survey (a linear flow with a recording) -----------------------------------------------
 
 
@@ -238,7 +258,7 @@ WALKS: dict[str, list[Walk]] = {
         menu_caller_hangs_up_in_the_menu,
         menu_caller_hangs_up_during_the_transfer,
     ],
-    "pin": [pin_right_on_the_second_attempt, pin_three_wrong_attempts],
+    "pin": [pin_right_on_the_second_attempt, pin_three_wrong_attempts, pin_locked_across_calls],
     "survey": [survey_complete, survey_hangup_during_the_recording, survey_no_age],
 }
 ALL_WALKS = [
