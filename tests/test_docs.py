@@ -21,6 +21,7 @@ Rules for writing pages (each enforced below):
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import re
@@ -28,9 +29,11 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import pytest
+from _pytest.assertion.rewrite import rewrite_asserts  # readable failures in pages
 from lxml import etree
 
 import kookoo
@@ -133,6 +136,15 @@ def run_console(block: Block, workdir: Path, page: Path) -> None:
         )
 
 
+def compiled(block: Block, page: Path) -> CodeType:
+    """The block as code whose tracebacks name the page and its line, with pytest's
+    assertion messages (``assert a == b`` shows both sides)."""
+    source = "\n" * block.line + block.body
+    tree = ast.parse(source, str(page))
+    rewrite_asserts(tree, source.encode(), str(page))
+    return compile(tree, str(page), "exec")
+
+
 def run_page(page: Path, workdir: Path, namespace: dict[str, Any]) -> None:
     for block in blocks(page):
         where = f"{page.relative_to(DOCS)}:{block.line}"
@@ -144,7 +156,7 @@ def run_page(page: Path, workdir: Path, namespace: dict[str, Any]) -> None:
             (workdir / block.title).parent.mkdir(parents=True, exist_ok=True)
             (workdir / block.title).write_text(block.body, encoding="utf-8")
         elif block.lang == "python":
-            exec(compile(block.body, where, "exec"), namespace)
+            exec(compiled(block, page), namespace)
         elif block.lang in {"ini", "toml", "json"}:
             raise AssertionError(f"{where}: a ```{block.lang} block needs a title (its file)")
         elif block.lang == "xml" and block.title:
