@@ -12,7 +12,8 @@ Rules for writing pages (each enforced below):
   namespace's ``reply`` (a Response, str, bytes, a simulated call's last turn), element by
   element, after which ``reply`` is forgotten.  On the lint rules page, an ``xml`` block titled
   ``Bad (KK102)`` must produce exactly that finding, one titled ``Fixed`` none.
-- ``ini``/``toml``/``json`` blocks have a title and are written as files.
+- ``ini``/``toml``/``json`` blocks have a title and are written as files, like ``xml`` blocks
+  titled ``*.xml``.
 - ``console`` blocks: ``$ command`` lines, each followed by its exact output (a line ``...``
   stands for any lines, ``…`` inside a line for any text).  The commands run in the page's
   directory; only :data:`NOT_RUN` commands (installs, servers that run until stopped) are
@@ -152,7 +153,7 @@ def run_page(page: Path, workdir: Path, namespace: dict[str, Any]) -> None:
         include = INCLUDE.match(block.body.strip())
         if block.lang == "python" and include:
             assert (ROOT / include["path"]).is_file(), f"{where}: {include['path']} is missing"
-        elif block.lang in {"python", "ini", "toml", "json"} and block.title:
+        elif block.title and (block.lang != "xml" or block.title.endswith(".xml")):
             (workdir / block.title).parent.mkdir(parents=True, exist_ok=True)
             (workdir / block.title).write_text(block.body, encoding="utf-8")
         elif block.lang == "python":
