@@ -21,11 +21,12 @@ plain-text body says what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
 
@@ -277,8 +278,35 @@ class KooKoo(Scaffold):
 
     @store.setter
     def store(self, store: CallStore) -> None:
-        self._check_setup("store")
+        if self._serving:
+            raise RuntimeError(
+                f"app {self.name!r} has already handled a request, so its store can no longer "
+                "be replaced for good. In a test, use `with app.using_store(MemoryStore()):` "
+                "(the pytest plugin's kookoo_app fixture does it for every test), or set the "
+                "store before the first request (e.g. in a session-scoped fixture)."
+            )
         self._store = store
+
+    @contextlib.contextmanager
+    def using_store(self, store: CallStore) -> Iterator[CallStore]:
+        """Serve with ``store`` inside the ``with`` block, then go back to the app's own, even
+        after the app has served (for tests: a fresh store per test).
+
+        Not for production: requests served by other threads meanwhile see the swap too.
+
+        >>> from kookoo.stores import MemoryStore
+        >>> app = KooKoo()
+        >>> with app.using_store(MemoryStore()) as store:
+        ...     assert app.store is store
+        >>> app.uses_default_store
+        True
+        """
+        previous = self._store
+        self._store = store
+        try:
+            yield store
+        finally:
+            self._store = previous
 
     @property
     def store_if_created(self) -> CallStore | None:
