@@ -52,6 +52,7 @@ from kookoo.events import (
     EventParseError,
     Hangup,
     NewCall,
+    Stream,
     parse_event,
 )
 from kookoo.limits import LiveCallLimit, is_reserved_sid
@@ -629,6 +630,8 @@ class KooKoo(Scaffold):
             if handler is None:
                 if isinstance(event, _ENDING_EVENTS):
                     return b""  # KooKoo ignores replies to the end-of-call notifications
+                if isinstance(event, Stream) and (pending := self._pending_stream_reply(ctx)):
+                    return pending
                 if call is not None and call.step is not None and call.last_reply:
                     # A retried or unexpected request: say the step's reply again rather
                     # than end the call (kookoo cannot tell a retry from a repeat).
@@ -777,6 +780,20 @@ class KooKoo(Scaffold):
                     token=token if keep else None,
                     token_in_path=in_path and keep,
                 )
+
+    def _pending_stream_reply(self, ctx: RequestContext) -> bytes | None:
+        """What a voice bot left for this call (``hang_up_bot(next=...)``), for a ``Stream``
+        event no handler takes; taken out of the call when the app keeps it."""
+        from kookoo.stream.replies import pending_reply, pop_pending_reply
+
+        if ctx.call is not None:
+            xml = pop_pending_reply(ctx.call)
+        elif self.store_if_created is not None or self.uses_default_store:
+            store = self.store
+            xml = pending_reply(store, ctx.event.sid) if store and ctx.event else None
+        else:
+            xml = None
+        return xml.encode("utf-8") if xml else None
 
     def _sign_stream(self, element: Any, ctx: RequestContext) -> None:
         """Replace a ``stream(handler=...)`` placeholder with the signed ``x-uui``."""
