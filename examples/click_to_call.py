@@ -54,8 +54,8 @@ def customer_done(event: Dial, call: Call) -> Response:
     return Response(sid=event.sid).play_text("The customer did not answer. Goodbye.").hangup()
 
 
-@app.on(CallStatus, route="/ended")
-def call_ended(event: CallStatus) -> Response:
+@app.on_call_status(route="/ended")
+def call_ended(event: CallStatus) -> None:
     record = {
         "sid": event.sid,
         "status": event.status,
@@ -65,5 +65,4 @@ def call_ended(event: CallStatus) -> Response:
     }
     path = Path(os.environ.get("CLICK_TO_CALL_LOG", "click-to-call.jsonl"))
     with path.open("a", encoding="utf-8") as log:
-        log.write(json.dumps(record) + "\n")
-    return Response()  # KooKoo ignores the reply to its callback
+        log.write(json.dumps(record) + "\n")  # kookoo answers KooKoo with a plain OK
