@@ -1,13 +1,38 @@
-"""A griffe extension for the docs build: kookoo's docstrings hold doctests (``>>>`` lines and
-their output) and reST literal blocks (``Example::``); Markdown would read ``['KK102']`` in a
-doctest's output as a link.  This fences every doctest as ``pycon`` before mkdocstrings renders
-it.  (Only the rendering changes; the doctests themselves run under pytest.)"""
+"""A griffe extension for the docs build: kookoo's docstrings are written for Sphinx-style
+readers (``:class:`~kookoo.Call``` roles, ``Example::`` literal blocks, doctests), and
+mkdocstrings renders Markdown.  Before rendering, this turns each role into a code span (its
+last name for ``~``, its title for ``Title <target>``), ``::`` at a line's end into ``:`` (the
+indented block after it is code in Markdown too), and fences every doctest as ``pycon`` (else
+Markdown reads ``['KK102']`` in a doctest's output as a link).  Only the rendering changes;
+the doctests run under pytest."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import griffe
+
+ROLE = re.compile(r":(?:py:)?(?:class|meth|func|attr|data|mod|exc|obj|const):`([^`]+)`")
+
+
+def _role(match: re.Match[str]) -> str:
+    target = match[1]
+    titled = re.fullmatch(r"(.+?)\s*<([^>]+)>", target)
+    if titled:
+        return f"`{titled[1]}`"
+    if target.startswith("~"):
+        target = target[1:].rsplit(".", 1)[-1]
+    return f"`{target}`"
+
+
+def markdown(text: str) -> str:
+    """``text`` with reST roles and literal-block markers turned into Markdown."""
+    text = ROLE.sub(_role, text)
+    text = re.sub(r"(?m)(\S)::$", r"\1:", text)
+    text = re.sub(r"(?m)^(\s*)::$", "", text)
+    return fence_doctests(text)
 
 
 def fence_doctests(text: str) -> str:
@@ -35,8 +60,8 @@ def fence_doctests(text: str) -> str:
 
 
 class DoctestFences(griffe.Extension):
-    """Fence doctests in every docstring griffe loads."""
+    """Markdown for every docstring griffe loads."""
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
-        if obj.docstring is not None and ">>>" in obj.docstring.value:
-            obj.docstring.value = fence_doctests(obj.docstring.value)
+        if obj.docstring is not None:
+            obj.docstring.value = markdown(obj.docstring.value)
