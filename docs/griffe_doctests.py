@@ -8,9 +8,8 @@ the doctests run under pytest."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import re
+from typing import Any
 
 import griffe
 
