@@ -272,3 +272,23 @@ def test_lint_page_has_every_rule_with_bad_and_fixed() -> None:
     for code in RULES:
         assert f"Bad ({code})" in titles, code
     assert titles.count("Fixed") == len(RULES)
+
+
+def test_docstrings_render_as_markdown() -> None:
+    """The docs build's griffe extension (docs/griffe_doctests.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("griffe_doctests", DOCS / "griffe_doctests.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (
+        "See :class:`~kookoo.stores.CallStore` and :meth:`Simulator.call "
+        "<kookoo.testing.Simulator.call>`.\nExample::\n\n    x = 1\n\n"
+        ">>> [1]\n[1]\n\nAfter."
+    )
+    assert module.markdown(text) == (
+        "See `CallStore` and `Simulator.call`.\nExample:\n\n    x = 1\n\n"
+        "```pycon\n>>> [1]\n[1]\n```\n\nAfter."
+    )
