@@ -292,3 +292,33 @@ def test_docstrings_render_as_markdown() -> None:
         "See `CallStore` and `Simulator.call`.\nExample:\n\n    x = 1\n\n"
         "```pycon\n>>> [1]\n[1]\n```\n\nAfter."
     )
+
+
+SAMPLES = {"PhoneNumber": "09876543210", "int": "20", "datetime": "2026-12-02 10:30:00"}
+
+
+@pytest.mark.parametrize("cls", event_classes(), ids=lambda cls: cls.__name__)
+def test_events_page_names_the_right_parameters(cls: type[kookoo.Event]) -> None:
+    """Each row's KooKoo parameter, sent alone, fills that row's field."""
+    text = (DOCS / "reference" / "events.md").read_text(encoding="utf-8")
+    section = re.search(rf"^## `{cls.__name__}`\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert section is not None
+    rows = re.findall(r"^\| `(\w+)` \| `?([\w ()]+?)`? \| `(\w+)`(.*)\|$", section[1], re.M)
+    assert rows, cls.__name__
+    for field, kind, param, rest in rows:
+        if field == "sid":
+            continue
+        params = {"event": cls.name, "sid": "1104528084461170"}
+        if cls is UnknownEvent:
+            params["event"] = "SomethingNew"
+        process = re.search(r"when `process` is `(\w+)`", rest)
+        if process:
+            params["process"] = process[1]
+        if cls is CallStatus:  # no event string: a status and one callback field tell it
+            del params["event"]
+            params.update(status="answered", phone_no="09876543210")
+        value = SAMPLES.get(kind.split()[0], "http://recordings.kookoo.in/a/b.mp3")
+        params[param] = value
+        event = kookoo.parse_event(params)
+        assert type(event) is cls, (field, params)
+        assert getattr(event, field) is not None, f"{cls.__name__}.{field} is not from {param}"
