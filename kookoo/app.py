@@ -22,11 +22,11 @@ plain-text body says what is wrong.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence, Sized
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -34,7 +34,18 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
 from kookoo.calls import Call
+from kookoo.context import (
+    _STATUS_LINES,
+    TEXT_CONTENT_TYPE,
+    XML_CONTENT_TYPE,
+    HandlerError,
+    Reply,
+    RequestContext,
+    plain_reply,
+    status_line,
+)
 from kookoo.events import (
+    CallStatus,
     Disconnect,
     Event,
     EventParseError,
@@ -44,21 +55,19 @@ from kookoo.events import (
 )
 from kookoo.limits import LiveCallLimit, is_reserved_sid
 from kookoo.parser import parse_response
-from kookoo.response import CollectDtmf, Response, ResponseParseError
+from kookoo.response import STREAM_HANDLER_KEY, CollectDtmf, Response, ResponseParseError
 from kookoo.scaffold import Handler, HandlerGroup, Scaffold, named_steps
 from kookoo.security import (
     NOSNIFF_HEADER,
     TOKEN_PARAM,
-    GuardResult,
     RequestGuard,
     SharedSecret,
     URLResolver,
     escape_for_log,
-    plain_error_body,
 )
 from kookoo.session import CallSession, UnknownCallError
 from kookoo.signing import SignatureError, signed_url, verify_signed
-from kookoo.stores.base import CallStore, ConflictError
+from kookoo.stores.base import CallStore, ConflictError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -77,99 +86,7 @@ __all__ = [
 
 logger = logging.getLogger("kookoo")
 
-_ENDING_EVENTS = (Hangup, Disconnect)
-XML_CONTENT_TYPE = "text/xml; charset=utf-8"
-"""The content type of every KooKoo XML reply."""
-TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
-"""The content type of the pipeline's one-sentence error replies."""
-
-
-class HandlerError(Exception):
-    """A handler broke the framework's contract (returned the wrong thing, or none was found).
-
-    Handled like any handler exception: logged with the sid, the caller hears the fallback.
-    """
-
-
-class Reply(NamedTuple):
-    """What the pipeline answers one request with (before WSGI sends it)."""
-
-    status: int
-    """The HTTP status code."""
-    content_type: str
-    """The ``Content-Type`` header."""
-    body: bytes
-    """The body: KooKoo XML, or one plain-text sentence for a 4xx."""
-
-
-def plain_reply(status: int, message: str) -> Reply:
-    """A plain-text error reply whose body is one sentence (the pipeline's 4xx): one line, at
-    most ~200 characters, control characters escaped (:func:`~kookoo.security.plain_error_body`)."""
-    return Reply(status, TEXT_CONTENT_TYPE, plain_error_body(message))
-
-
-class RequestContext:
-    """What one request carries through the pipeline.
-
-    The Werkzeug :class:`~werkzeug.wrappers.Request` is built only when something needs it (a
-    handler that asks for ``request``, a POST body, a relative URL to resolve): most KooKoo
-    requests are a GET whose query string is all there is, and that is parsed directly.
-
-    Attributes:
-        environ: the WSGI environment.
-        route: the matched route (``"-"`` until routing).
-        path_args: the route variables of the matched route.
-        params: the request parameters (query, then form), first value of each.
-        event: the parsed event, once parsed.
-        handler: the handler chosen, once dispatched.
-        session: the request's :class:`~kookoo.session.CallSession`, when the app keeps state.
-        guard: what the app's guards decided (:class:`~kookoo.security.GuardResult`), or
-            ``None`` when none is configured; its token is kept in relative URLs.
-        path: the path the router saw (without a secret path segment).
-        signed: the verified app parameters on a route declared signed, else ``{}``.
-        call: the call the handler runs on (``None`` for an app without state).
-        failed: True when the handler failed and the caller heard the fallback.
-    """
-
-    __slots__ = (
-        "_request",
-        "call",
-        "environ",
-        "event",
-        "failed",
-        "guard",
-        "handler",
-        "params",
-        "path",
-        "path_args",
-        "request_class",
-        "route",
-        "session",
-        "signed",
-    )
-
-    def __init__(self, environ: WSGIEnvironment, request_class: type[Request] = Request) -> None:
-        self.environ = environ
-        self.request_class = request_class
-        self._request: Request | None = None
-        self.params: dict[str, str] = {}
-        self.event: Event | None = None
-        self.route = "-"
-        self.path_args: dict[str, Any] = {}
-        self.handler: Handler | None = None
-        self.session: CallSession | None = None
-        self.call: Call | None = None
-        self.failed = False
-        self.guard: GuardResult | None = None
-        self.path = "/"
-        self.signed: dict[str, str] = {}
-
-    @property
-    def request(self) -> Request:
-        """The Werkzeug request, built on first use."""
-        if self._request is None:
-            self._request = self.request_class(self.environ)
-        return self._request
+_ENDING_EVENTS = (Hangup, Disconnect, CallStatus)
 
 
 class KooKoo(Scaffold):
@@ -202,6 +119,9 @@ class KooKoo(Scaffold):
         max_live_calls: most calls live at once (counted in the store, across workers);
             beyond it a NewCall hears :attr:`busy_prompt` and the store is not grown.
         busy_prompt: what a caller hears when ``max_live_calls`` is reached.
+        unavailable_prompt: what a caller hears, before the hangup, when the call store
+            cannot be reached (:class:`~kookoo.stores.StoreUnavailableError`): distinct from
+            the handler-failure fallback, so a store outage is recognisable on the line too.
 
     Example::
 
@@ -240,6 +160,9 @@ class KooKoo(Scaffold):
         trusted_hosts: Sequence[str] | None = None,
         max_live_calls: int | None = None,
         busy_prompt: str = "All our lines are busy. Please call again in a few minutes.",
+        unavailable_prompt: str = (
+            "Sorry, this service is temporarily unavailable. Please call again in a few minutes."
+        ),
     ) -> None:
         super().__init__()
         self.name = name
@@ -272,6 +195,7 @@ class KooKoo(Scaffold):
             raise ValueError("max_live_calls counts calls in the store; it needs a store")
         self.max_live_calls = max_live_calls
         self.busy_prompt = busy_prompt
+        self.unavailable_prompt = unavailable_prompt
         self._live_limit: LiveCallLimit | None = None
         self._signed_routes: set[str] = set()
 
@@ -429,7 +353,7 @@ class KooKoo(Scaffold):
         ctx = RequestContext(environ, self.request_class)
         status, content_type, body = self.full_dispatch(ctx)
         start_response(
-            _STATUS_LINES.get(status) or _status_line(status),
+            _STATUS_LINES.get(status) or status_line(status),
             [("Content-Type", content_type), ("Content-Length", str(len(body))), NOSNIFF_HEADER],
         )
         if logger.isEnabledFor(logging.INFO):
@@ -456,7 +380,11 @@ class KooKoo(Scaffold):
         event = self.parse_request(ctx)
         if isinstance(event, Reply):
             return event
-        return Reply(200, XML_CONTENT_TYPE, self.run_call(ctx, event))
+        body = self.run_call(ctx, event)
+        if isinstance(event, CallStatus):
+            # KooKoo's completion callback wants no XML: a plain acknowledgement.
+            return Reply(200, TEXT_CONTENT_TYPE, b"OK")
+        return Reply(200, XML_CONTENT_TYPE, body)
 
     def preprocess(self, ctx: RequestContext) -> Reply | None:
         """Check the method and the limits and match the route; a :class:`Reply` refuses the
@@ -598,6 +526,8 @@ class KooKoo(Scaffold):
             except UnknownCallError as exc:
                 logger.warning("sid=%s refused: %s", escape_for_log(event.sid), exc)
                 return self.fallback(event)
+            except StoreUnavailableError as exc:
+                return self.store_unavailable(event, exc)
             except Exception:
                 logger.exception("sid=%s could not load the call state", event.sid)
                 return self.fallback(event)
@@ -621,6 +551,8 @@ class KooKoo(Scaffold):
                     continue
                 logger.error("sid=%s gave up after conflicts: %s", event.sid, exc)
                 return self.fallback(event)
+            except StoreUnavailableError as exc:
+                return self.store_unavailable(event, exc)
             except Exception:
                 logger.exception("sid=%s could not save the call state", event.sid)
                 return self.fallback(event)
@@ -803,7 +735,10 @@ class KooKoo(Scaffold):
         guard = ctx.guard
         token = guard.token if guard is not None else None
         in_path = guard is not None and guard.token_in_path
-        for element in response._element.iter("gotourl", "playaudio"):
+        for element in response._element.iter("gotourl", "playaudio", "stream"):
+            if element.tag == "stream":
+                self._sign_stream(element, ctx)
+                continue
             text = element.text
             if text and "://" not in text:
                 keep = element.tag == "gotourl"
@@ -815,17 +750,46 @@ class KooKoo(Scaffold):
                     token_in_path=in_path and keep,
                 )
 
+    def _sign_stream(self, element: Any, ctx: RequestContext) -> None:
+        """Replace a ``stream(handler=...)`` placeholder with the signed ``x-uui``."""
+        placeholder = element.get("x-uui")
+        if not placeholder or STREAM_HANDLER_KEY not in placeholder:
+            return
+        values = json.loads(placeholder)
+        handler = values.pop(STREAM_HANDLER_KEY)
+        if self.secret is None:
+            raise HandlerError(
+                f"stream(handler={handler!r}) signs a token with the app's secret: set "
+                "KooKoo(secret=...) or KOOKOO_SECRET, the same secret the StreamBots use"
+            )
+        from kookoo.stream.tokens import stream_uui
+
+        sid = ctx.event.sid if ctx.event is not None else ""
+        element.set("x-uui", stream_uui(self.secret.primary, sid=sid, handler=handler, data=values))
+
+    def store_unavailable(self, event: Event, error: StoreUnavailableError) -> bytes:
+        """The store is down: log the store and the cause (one ERROR line, no traceback),
+        and let the caller hear :attr:`unavailable_prompt` and a hangup."""
+        logger.error("sid=%s %s", escape_for_log(event.sid or "-"), escape_for_log(error))
+        if isinstance(event, _ENDING_EVENTS):
+            return b""
+        return _prompt_and_hangup(event, self.unavailable_prompt)
+
     def fallback(self, event: Event) -> bytes:
         """What the caller hears when the app cannot answer: :attr:`fallback_prompt`, then a
         hangup (nothing for Hangup/Disconnect, whose replies KooKoo ignores)."""
         if isinstance(event, _ENDING_EVENTS):
             return b""
-        # The last line of defence: it must not fail, whatever the sid holds.
-        try:
-            reply = Response(sid=event.sid) if event.sid else Response()
-        except ValueError:
-            reply = Response()
-        return reply.play_text(self.fallback_prompt).hangup().to_xml()
+        return _prompt_and_hangup(event, self.fallback_prompt)
+
+
+def _prompt_and_hangup(event: Event, prompt: str) -> bytes:
+    # The last line of defence: it must not fail, whatever the sid holds.
+    try:
+        reply = Response(sid=event.sid) if event.sid else Response()
+    except ValueError:
+        reply = Response()
+    return reply.play_text(prompt).hangup().to_xml()
 
 
 def _unknown_step(step: str, known: Iterable[str], source: str) -> str:
@@ -835,16 +799,6 @@ def _unknown_step(step: str, known: Iterable[str], source: str) -> str:
         f"{source} names step {step!r}, which no handler serves (the call's next event goes "
         f"to the route's default handler){hint}"
     )
-
-
-def _status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase.upper()}"
-    except ValueError:
-        return f"{status} UNKNOWN"
-
-
-_STATUS_LINES = {code: _status_line(code) for code in (200, 400, 403, 404, 405, 414)}
 
 
 def _is_ping(event: Event) -> bool:

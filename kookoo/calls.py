@@ -175,6 +175,10 @@ class Call:
             :meth:`kookoo.Response.next_step`), said again when the call's next event is
             one the step has no handler for (a retried or unexpected request); ``None``
             while the call has no step.
+        outcome: how an outbound call ended, from KooKoo's completion callback
+            (:class:`~kookoo.events.CallStatus`): ``{"status": "answered", "status_details":
+            ..., "duration_seconds": ..., "ringing_seconds": ..., "start_time": ISO text}``;
+            ``None`` until it arrives.
 
     Example::
 
@@ -197,6 +201,7 @@ class Call:
     ended_at: float | None = None
     version: int = 0
     last_reply: str | None = None
+    outcome: dict[str, Any] | None = None
 
     history_limit: ClassVar[int] = HISTORY_LIMIT
     """How many history entries are kept (class-wide; override on a subclass if needed)."""
@@ -276,6 +281,8 @@ class Call:
         }
         if self.last_reply is not None:
             payload["last_reply"] = self.last_reply
+        if self.outcome is not None:
+            payload["outcome"] = self.outcome
         return _ENCODE(payload)
 
     @classmethod
@@ -308,6 +315,7 @@ class Call:
                 ended_at=raw["ended_at"],
                 version=version,
                 last_reply=raw.get("last_reply"),
+                outcome=raw.get("outcome"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"stored call record is incomplete or malformed: {exc!r}") from exc

@@ -18,6 +18,7 @@ The vocabulary (tags, attribute names, allowed values) lives in :mod:`kookoo.sch
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import warnings
 from collections.abc import Mapping
 from decimal import Decimal
@@ -47,6 +48,9 @@ from kookoo.node import (
 )
 from kookoo.phone import PhoneNumber
 from kookoo.schema import ElementSpec
+
+#: The ``x-uui`` key that marks a ``<stream>`` whose token the app signs (``handler=``).
+STREAM_HANDLER_KEY = "kookoo_handler"
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -478,6 +482,8 @@ class Response(Prompts):
         uui: str | None = None,
         moh: str | None = None,
         record: bool | None = None,
+        handler: str | None = None,
+        data: Mapping[str, object] | None = None,
     ) -> Self:
         """Stream the call's audio to a WebSocket voice bot (``<stream>``); then ``Stream``.
 
@@ -485,10 +491,24 @@ class Response(Prompts):
             number: the SIP/stream number Ozonetel provisioned.
             is_sip: the number is a SIP number.
             url: the ``ws://``/``wss://`` endpoint.
-            uui: JSON passed to the socket (``x-uui``).
+            uui: JSON passed to the socket (``x-uui``); leave it out with ``handler``.
             moh: hold audio, e.g. ``"silence"``.
             record: record the streamed call.
+            handler: the name of the :class:`~kookoo.stream.StreamBots` handler that takes
+                the socket. The app puts the call's sid and a signed, expiring token (keyed
+                by its secret, as ``StreamBots`` verify it) into ``x-uui`` when it sends the
+                reply; not XML of its own.
+            data: JSON values for the bot, sent in ``x-uui`` with ``handler``.
+
+        Raises:
+            TypeError: both ``uui`` and ``handler`` given, or ``data`` without ``handler``.
         """
+        if handler is not None or data is not None:
+            if handler is None or uui is not None:
+                raise TypeError("stream: give handler= (and data=) or uui=, not both")
+            # A placeholder the app replaces with the signed x-uui (KooKoo.make_response);
+            # sent as it is outside an app, a bot refuses it for want of a token.
+            uui = json.dumps({**(data or {}), STREAM_HANDLER_KEY: handler}, ensure_ascii=False)
         self._add(_STREAM, number, (is_sip, url, uui, moh, record))
         return self
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 from kookoo.events import (
+    CallStatus,
     Conference,
     Continue,
     Dial,
@@ -437,6 +438,10 @@ class Scaffold:
     on_sms = _Shortcut(NewSms)
     on_continue = _Shortcut(Continue)
     on_unknown = _Shortcut(UnknownEvent)
+    #: The outbound completion callback (:class:`~kookoo.events.CallStatus`): KooKoo's POST
+    #: to ``callback_url`` when an outbound call ends. Its handler returns ``None``; the app
+    #: answers ``OK`` and records :attr:`Call.outcome <kookoo.calls.Call.outcome>`.
+    on_call_status = _Shortcut(CallStatus)
 
     def flow(
         self,

@@ -34,7 +34,7 @@ from kookoo.stores.base import CallStore, ConflictError
 
 __all__ = ["CallSession", "UnknownCallError"]
 
-_ENDING_EVENTS = (Hangup, Disconnect)
+_ENDING_EVENTS = (Hangup, Disconnect, CallStatus)
 _CARRY_CALLER = (GotDTMF, Record, Hangup, Disconnect)
 # Events that may start a record: anything else needs a call the store already knows.
 _STARTING_EVENTS = (NewCall, NewSms)
@@ -135,6 +135,14 @@ class CallSession:
         call.record_event(event.name or "Continue")
         if isinstance(event, _ENDING_EVENTS) and not call.ended:
             call.mark_ended()
+        if isinstance(event, CallStatus):
+            call.outcome = {
+                "status": event.status,
+                "status_details": event.status_details,
+                "duration_seconds": event.duration_seconds,
+                "ringing_seconds": event.ringing_seconds,
+                "start_time": None if event.start_time is None else event.start_time.isoformat(),
+            }
         self.call = call
         return call
 

@@ -51,12 +51,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from kookoo import schema
+from kookoo.fake_outbound import TEST_API_KEY, CallbackResult, FakeOutbound, OutboundCallPlay
 from kookoo.loading import load_app
 from kookoo.parser import parse_response
 from kookoo.phone import normalize_indian_number
 from kookoo.response import Node, Response, ResponseParseError
 from kookoo.schema import WaitingFor
 from kookoo.security import with_token
+from kookoo.stream.fake import FakeStreamClient, FakeStreamResult
 from kookoo.transport import HTTPTransport, Transport, TransportError, WSGITransport
 
 if TYPE_CHECKING:
@@ -67,8 +69,14 @@ if TYPE_CHECKING:
     from kookoo.stores.base import CallStore
 
 __all__ = [
+    "TEST_API_KEY",
     "CallEndedError",
+    "CallbackResult",
+    "FakeOutbound",
+    "FakeStreamClient",
+    "FakeStreamResult",
     "InvalidReplyError",
+    "OutboundCallPlay",
     "SimulatedCall",
     "Simulator",
     "SimulatorError",

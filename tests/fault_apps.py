@@ -15,6 +15,7 @@ from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
 from kookoo.stores import CallStore, RedisStore, SQLiteStore
 
 FALLBACK = "Sorry, please call again."
+OUTAGE = "Our system is down for a moment, please call again."
 
 
 class CappedSQLiteStore(SQLiteStore):
@@ -41,7 +42,7 @@ def _store() -> CallStore:
     return SQLiteStore(busy_timeout=busy_timeout)
 
 
-app = KooKoo("faults", store=_store(), fallback_prompt=FALLBACK)
+app = KooKoo("faults", store=_store(), fallback_prompt=FALLBACK, unavailable_prompt=OUTAGE)
 
 
 @app.on_new_call

@@ -7,9 +7,9 @@ import logging
 import pytest
 from werkzeug.test import Client
 
-from kookoo import Call, CallSession, Event, GotDTMF, KooKoo, NewCall, Response
+from kookoo import Call, CallSession, CallStatus, Event, GotDTMF, KooKoo, NewCall, Response
 from kookoo.phone import PhoneNumber
-from kookoo.stores import ConflictError, MemoryStore
+from kookoo.stores import ConflictError, MemoryStore, StoreUnavailableError
 
 
 def xml(body: str) -> bytes:
@@ -197,3 +197,94 @@ def test_an_event_the_step_has_no_handler_for_gets_the_steps_reply_again(
         "<?xml version='1.0' encoding='UTF-8'?>\n"
         '<response sid="15"><playtext>You pressed 1</playtext><hangup/></response>',
     )
+
+
+class FlakyStore(MemoryStore):
+    """A MemoryStore whose backend can be switched off."""
+
+    down = False
+
+    def load(self, sid: str) -> Call | None:
+        if self.down:
+            raise StoreUnavailableError("Flaky store at test:0", "connection refused")
+        return super().load(sid)
+
+    def save(self, call: Call) -> None:
+        if self.down:
+            raise StoreUnavailableError("Flaky store at test:0", "connection refused")
+        super().save(call)
+
+
+def test_a_store_outage_has_its_own_prompt_and_heals(caplog: pytest.LogCaptureFixture) -> None:
+    store = FlakyStore()
+    app = KooKoo(store=store)
+
+    @app.on_new_call
+    def welcome(event: NewCall, call: Call) -> Response:
+        return Response(sid=event.sid).play_text("Welcome")
+
+    client = Client(app)
+    store.down = True
+    with caplog.at_level(logging.ERROR, logger="kookoo"):
+        resp = client.get("/?event=NewCall&sid=20")
+    assert resp.data == xml(
+        '<response sid="20"><playtext>Sorry, this service is temporarily unavailable. Please '
+        "call again in a few minutes.</playtext><hangup/></response>"
+    )
+    # one line naming the store and the cause, no traceback
+    assert [(r.getMessage(), r.exc_info) for r in caplog.records] == [
+        ("sid=20 Flaky store at test:0 is unavailable: connection refused", None)
+    ]
+    store.down = False
+    assert client.get("/?event=NewCall&sid=21").data == xml(
+        '<response sid="21"><playtext>Welcome</playtext></response>'
+    )
+
+
+def test_the_completion_callback_reaches_its_handler_and_records_the_outcome(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = MemoryStore()
+    app = KooKoo(store=store)
+    seen: list[tuple[str | None, bool]] = []
+
+    @app.on_new_call
+    def welcome(event: NewCall, call: Call) -> Response:
+        return Response().play_text("Your appointment is tomorrow").hangup()
+
+    @app.on_call_status
+    def ended(event: CallStatus, call: Call) -> None:
+        seen.append((event.status, event.answered))
+
+    client = Client(app)
+    client.get("/?event=NewCall&sid=22&cid=09876543210&outbound_sid=ob-1")
+    with caplog.at_level(logging.WARNING, logger="kookoo"):
+        resp = client.post(
+            "/",
+            data={
+                "sid": "22",
+                "status": "answered",
+                "status_details": "NormalCallClearing",
+                "phone_no": "09876543210",
+                "start_time": "2026-12-02 10:15:00",
+                "duration": "42",
+                "ringing_time": "5",
+            },
+        )
+    assert (resp.status_code, resp.content_type, resp.data) == (
+        200,
+        "text/plain; charset=utf-8",
+        b"OK",
+    )
+    assert caplog.records == []
+    assert seen == [("answered", True)]
+    stored = store.load("22")
+    assert stored is not None
+    assert stored.ended
+    assert stored.outcome == {
+        "status": "answered",
+        "status_details": "NormalCallClearing",
+        "duration_seconds": 42,
+        "ringing_seconds": 5,
+        "start_time": "2026-12-02T10:15:00+05:30",
+    }

@@ -35,7 +35,10 @@ from kookoo.stores import (
 from kookoo.stores.redis_store import DEFAULT_REDIS_CONNECT_TIMEOUT, DEFAULT_REDIS_SOCKET_TIMEOUT
 
 TIMEOUT = 0.2  # Redis connect and socket timeouts in these tests
-FALLBACK = b"<playtext>Sorry, please call again.</playtext><hangup/></response>"
+# A store outage is heard as the app's unavailable_prompt (not its handler-failure fallback).
+OUTAGE = (
+    b"<playtext>Our system is down for a moment, please call again.</playtext><hangup/></response>"
+)
 
 
 def new_call(sid: str = "3341", **state: Any) -> Call:
@@ -611,7 +614,7 @@ class Load:
         elapsed = time.monotonic() - started
         if status == 200 and body.endswith(expect):
             kind = "ok"
-        elif status == 200 and body.endswith(FALLBACK):
+        elif status == 200 and body.endswith(OUTAGE):
             kind = "fallback"
         else:
             kind = f"unexpected {status}: {body[-200:]!r}"
@@ -753,7 +756,7 @@ def test_gunicorn_heals_after_the_sqlite_file_was_unwritable(tmp_path: Path) -> 
             pids = sorted(worker_pids(proc.pid))
             for n in range(6):  # the two workers share the socket: usually both take some
                 status, _, body = http_get(f"{base}/?event=NewCall&sid=ro{n}&cid=09876543210")
-                assert (status, body.endswith(FALLBACK)) == (200, True), body
+                assert (status, body.endswith(OUTAGE)) == (200, True), body
             unseal(path)  # writable again; the same workers heal on their own
             load = Load(base)
             for n in range(6):
@@ -776,7 +779,7 @@ def test_gunicorn_full_sqlite_database_gives_the_fallback_not_a_5xx(tmp_path: Pa
         for n in range(200):  # a page holds a few dozen calls; bounded either way
             status, _, body = http_get(f"{base}/?event=NewCall&sid=full{n}&cid=09876543210")
             assert status == 200, body
-            full = body.endswith(FALLBACK)
+            full = body.endswith(OUTAGE)
             assert full or body.endswith(b"presses none</playtext></collectdtmf></response>"), body
             kinds.append(full)
             if kinds[-3:] == [True] * 3:
