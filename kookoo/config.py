@@ -14,6 +14,7 @@ not at the first call).
 (the default SQLite file)   ``KOOKOO_DB``           a file path, as before
 ``fallback_prompt``         ``KOOKOO_FALLBACK_PROMPT``  text
 ``busy_prompt``             ``KOOKOO_BUSY_PROMPT``  text
+``unavailable_prompt``      ``KOOKOO_UNAVAILABLE_PROMPT``  text
 ``debug``                   ``KOOKOO_DEBUG``        ``1``/``true``/``yes``/``on`` or ``0``/...
 ``max_query_bytes``         ``KOOKOO_MAX_QUERY_BYTES``  a whole number
 ``max_params``              ``KOOKOO_MAX_PARAMS``   a whole number
@@ -38,10 +39,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from kookoo.stores.base import CallStore
+
+if TYPE_CHECKING:
+    from kookoo.metrics import Metrics
 
 __all__ = [
     "BUSY_PROMPT",
@@ -49,6 +53,7 @@ __all__ = [
     "DEBUG",
     "FALLBACK_PROMPT",
     "HEALTH_PATH",
+    "LOG_FORMAT",
     "MAX_LIVE_CALLS",
     "MAX_PARAMS",
     "MAX_QUERY_BYTES",
@@ -56,11 +61,13 @@ __all__ = [
     "METRICS_PATH",
     "SETTINGS",
     "STORE_VARIABLE",
+    "UNAVAILABLE_PROMPT",
     "ConfigError",
     "EffectiveSetting",
     "Setting",
     "describe",
     "format_settings",
+    "metrics_from_settings",
     "parse_bool",
     "store_from_env",
     "store_from_url",
@@ -174,6 +181,13 @@ BUSY_PROMPT = Setting(
     _text,
     "what a caller hears when max_live_calls is reached",
 )
+UNAVAILABLE_PROMPT = Setting(
+    "unavailable_prompt",
+    "KOOKOO_UNAVAILABLE_PROMPT",
+    "Sorry, this service is temporarily unavailable. Please call again in a few minutes.",
+    _text,
+    "what a caller hears when the call store is down",
+)
 DEBUG = Setting("debug", "KOOKOO_DEBUG", False, parse_bool, "lint every reply strictly")
 MAX_QUERY_BYTES = Setting(
     "max_query_bytes", "KOOKOO_MAX_QUERY_BYTES", 8192, _whole(1), "longest query string"
@@ -193,9 +207,23 @@ METRICS_PATH = Setting(
     "metrics_path", "KOOKOO_METRICS_PATH", "/metrics", _path, "where metrics are scraped"
 )
 
+
+def _log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError("give text or json")
+    return value
+
+
+LOG_FORMAT = Setting(
+    "log_format", "KOOKOO_LOG_FORMAT", "text", _log_format, "the default log handler's format"
+)
+"""Read by :mod:`kookoo.logs` (not a ``KooKoo`` argument); the app checks it when created."""
+
 SETTINGS: tuple[Setting[Any], ...] = (
     FALLBACK_PROMPT,
     BUSY_PROMPT,
+    UNAVAILABLE_PROMPT,
     DEBUG,
     MAX_QUERY_BYTES,
     MAX_PARAMS,
@@ -206,6 +234,16 @@ SETTINGS: tuple[Setting[Any], ...] = (
     METRICS_PATH,
 )
 """The plain settings this module reads (the store and the security settings aside)."""
+
+
+def metrics_from_settings(given: bool | None) -> Metrics | None:
+    """A :class:`~kookoo.metrics.Metrics` when ``given`` (else ``KOOKOO_METRICS``) says so;
+    ``None`` (and nothing imported) otherwise."""
+    if not METRICS.resolve(given):
+        return None
+    from kookoo.metrics import Metrics
+
+    return Metrics()
 
 
 # -- the store ----------------------------------------------------------------------------------

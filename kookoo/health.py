@@ -7,11 +7,18 @@ or loading a call: 200 ``ok`` when the store answers, 503 with the reason when i
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from kookoo.calls import Call
+from kookoo.context import TEXT_CONTENT_TYPE, Reply
 from kookoo.security import escape_for_log
 from kookoo.stores.base import CallStore, ConflictError
+from kookoo.stores.memory import MemoryStore
 
-__all__ = ["PROBE_SID", "check_store", "health_body"]
+__all__ = ["PROBE_SID", "check_store", "health_body", "log_store_problem", "ops_reply"]
+
+logger = logging.getLogger("kookoo")
 
 PROBE_SID = "kookoo:health"
 """The record id the probes read (and, with ``write=True``, write and remove). It starts
@@ -58,3 +65,28 @@ def health_body(problem: str | None) -> tuple[int, bytes]:
     # One line, whatever the backend's message held.
     line = escape_for_log(" ".join(problem.split()), limit=500)
     return 503, f"unavailable: {line}\n".encode()
+
+
+def ops_reply(app: Any, path: str) -> Reply:
+    """What ``app`` (a :class:`~kookoo.KooKoo`) answers at its ``health_path`` (the store
+    probe of the store its handlers use, if any) or its ``metrics_path`` (a scrape)."""
+    if path == app.health_path:
+        status, body = health_body(check_store(app.store_if_tracked))
+        return Reply(status, TEXT_CONTENT_TYPE, body)
+    from kookoo.metrics import CONTENT_TYPE
+
+    return Reply(200, CONTENT_TYPE, app.metrics.render())
+
+
+def log_store_problem(app_name: str, store: CallStore | None) -> bool:
+    """Probe ``store`` (reading and writing, :func:`check_store`) and log one ERROR line
+    naming it and the cause when it fails; return whether it answered. The app runs this at
+    its first request in each worker, so a store that cannot work (``KOOKOO_DB`` in a
+    read-only directory) is named at once. A :class:`~kookoo.stores.MemoryStore` cannot be
+    unavailable and is not probed."""
+    if store is None or isinstance(store, MemoryStore):
+        return True
+    problem = check_store(store, write=True)
+    if problem is not None:
+        logger.error("app %s: %s", app_name, escape_for_log(problem, None))
+    return problem is None

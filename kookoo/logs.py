@@ -38,6 +38,7 @@ from typing import Any, NamedTuple, TextIO
 __all__ = [
     "JSON_FIELDS",
     "LOG_FORMAT_VARIABLE",
+    "REQUEST_LINE",
     "TEXT_FORMAT",
     "DefaultHandler",
     "JSONFormatter",
@@ -47,6 +48,7 @@ __all__ = [
     "logging_configured",
     "mask_caller",
     "remove_default_handler",
+    "request_fields",
 ]
 
 LOG_FORMAT_VARIABLE = "KOOKOO_LOG_FORMAT"
@@ -71,6 +73,9 @@ JSON_FIELDS = (
 """The keys of every object :class:`JSONFormatter` writes, in order (``exception`` is added
 when the record carries one). Request fields are ``null`` on lines that are not request lines."""
 
+REQUEST_LINE = "sid=%s event=%s route=%s handler=%s status=%d ms=%.2f"
+"""The format of the app's request line (its arguments: the first six :class:`RequestFields`)."""
+
 _logger = logging.getLogger("kookoo")
 
 
@@ -91,6 +96,24 @@ class RequestFields(NamedTuple):
     """Milliseconds the app spent on the request."""
     caller: str | None
     """The raw ``cid`` parameter, if any; formatters mask it (:func:`mask_caller`)."""
+
+
+def request_fields(ctx: Any, status: int, ms: float) -> RequestFields:
+    """The fields of the request line for ``ctx`` (a :class:`~kookoo.RequestContext`); the
+    event name (which a request may choose) has its control characters escaped."""
+    from kookoo.security import escape_for_log
+
+    event = ctx.event
+    handler = ctx.handler
+    return RequestFields(
+        event.sid if event is not None and event.sid else "-",
+        escape_for_log(event.name or "Continue") if event is not None else "-",
+        ctx.route,
+        handler.name if handler is not None else "-",
+        status,
+        ms,
+        ctx.params.get("cid"),
+    )
 
 
 def mask_caller(number: str | None) -> str | None:

@@ -27,6 +27,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kookoo.events import Disconnect, Hangup, NewCall
+
 __all__ = ["CONTENT_TYPE", "MULTIPROC_VARIABLE", "Metrics"]
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -34,6 +36,8 @@ MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The content type of a scrape (Prometheus' text format)."""
+
+_ENDINGS = frozenset({"Hangup", "Disconnect"})
 
 # Seconds: a KooKoo request is answered in milliseconds; KooKoo gives up after a few seconds.
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -95,6 +99,27 @@ class Metrics:
             registry=registry,
             multiprocess_mode="sum",
         )
+
+    def request_done(self, ctx: Any, status: int, seconds: float) -> None:
+        """Count one request the app answered (``ctx`` is its
+        :class:`~kookoo.RequestContext`): :meth:`observe` under the event's class name (a
+        bounded set, whatever a request sends), and a call started or ended when the call
+        was saved by this request: a NewCall that created its record, or the first Hangup or
+        Disconnect of a call."""
+        event = ctx.event
+        self.observe(type(event).__name__ if event is not None else "-", status, seconds)
+        session, call = ctx.session, ctx.call
+        if status != 200 or session is None or call is None:
+            return
+        if session.store is None or session.discarded:
+            return  # a test ping, a duplicate, a failed handler: nothing was saved
+        if isinstance(event, NewCall):
+            if call.version == 1:
+                self.call_started()
+        elif isinstance(event, Hangup | Disconnect) and not any(
+            entry.event in _ENDINGS for entry in call.history[:-1]
+        ):
+            self.call_ended()
 
     def observe(self, event: str, status: int, seconds: float) -> None:
         """Count one request answered with ``status`` after ``seconds``."""
