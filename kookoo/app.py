@@ -35,6 +35,7 @@ from werkzeug.wrappers import Request
 
 from kookoo import config, logs
 from kookoo.calls import Call
+from kookoo.checks import route_problems
 from kookoo.context import (
     _STATUS_LINES,
     TEXT_CONTENT_TYPE,
@@ -329,8 +330,9 @@ class KooKoo(Scaffold):
     def check(self) -> list[str]:
         """Problems in the handler table that would only show on a live call, as sentences.
 
-        Today: a step named in a handler's ``next_step("...")`` that no handler serves (with
-        a "did you mean" from the known steps). Logged at WARNING at each worker's first
+        A step named in a handler's ``next_step("...")`` that no handler serves (with a "did
+        you mean" from the known steps), and a route that never gets a request
+        (:func:`kookoo.checks.route_problems`). Logged at WARNING at each worker's first
         request; ``kookoo check`` prints them.
         """
         known = {h.step for h in self._handlers if h.step is not None}
@@ -342,7 +344,7 @@ class KooKoo(Scaffold):
                     continue
                 seen.add((h.name, step))
                 problems.append(_unknown_step(step, known, f"handler {h.name}"))
-        return problems
+        return problems + route_problems(self)
 
     def _freeze(self) -> None:
         """Build the lookup tables once, at the first request (in each worker): also the
