@@ -92,6 +92,7 @@ class Metrics:
         self.store_errors = prometheus_client.Counter(
             "kookoo_store_errors", "Store loads and saves that failed.", registry=registry
         )
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         # "sum": a call started in one worker may end in another, or after its worker died.
         self.live_calls = prometheus_client.Gauge(
             "kookoo_live_calls",
@@ -123,8 +124,12 @@ class Metrics:
 
     def observe(self, event: str, status: int, seconds: float) -> None:
         """Count one request answered with ``status`` after ``seconds``."""
-        self.requests.labels(event, str(status)).inc()
-        self.latency.labels(event).observe(seconds)
+        children = self._children.get((event, status))
+        if children is None:  # a few dozen pairs at most: event classes x statuses
+            children = (self.requests.labels(event, str(status)), self.latency.labels(event))
+            self._children[(event, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def fallback(self) -> None:
         """Count one reply that played the fallback prompt."""

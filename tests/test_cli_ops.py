@@ -12,6 +12,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -285,3 +286,35 @@ def test_run_survives_a_syntax_error_during_reload(tmp_path: Path) -> None:
             proc.wait()
         log.close()
     assert "waiting for the code to be fixed" in (tmp_path / "run.log").read_text()
+
+
+def test_check_and_config_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KOOKOO_DB", str(tmp_path / "calls.sqlite3"))
+    # A file of its own: a loaded module is cached, and other tests load examples/menu.py.
+    stateful = tmp_path / f"stateful_{uuid.uuid4().hex}.py"
+    stateful.write_text(
+        "from kookoo import Call, KooKoo, NewCall, Response\n"
+        "app = KooKoo()\n"
+        "@app.on_new_call\n"
+        "def hi(event: NewCall, call: Call) -> Response:\n"
+        "    return Response().hangup()\n"
+    )
+    assert main(["config", str(stateful)]) == 0
+    assert f"SQLite database {tmp_path}/calls.sqlite3  [KOOKOO_DB]" in capsys.readouterr().out
+    assert main(["check", str(stateful)]) == 0
+    assert "reads and writes" in capsys.readouterr().out
+    wsgi = tmp_path / f"plain_{uuid.uuid4().hex}.py"
+    wsgi.write_text("def app(environ, start_response):\n    return []\n")
+    assert main(["check", str(wsgi)]) == 2
+    assert capsys.readouterr().err == f"kookoo check: {wsgi} is not a kookoo app\n"
+    assert main(["config", str(tmp_path / "missing.py")]) == 2
+    stateless = tmp_path / f"stateless_{uuid.uuid4().hex}.py"
+    stateless.write_text(
+        "from kookoo import KooKoo, NewCall, Response\n"
+        "app = KooKoo(store=False)\n"
+        "app.add_handler(NewCall, lambda event: Response().hangup())\n"
+    )
+    assert main(["check", str(stateless)]) == 0
+    assert "store: not used (no handler keeps call state)" in capsys.readouterr().out
