@@ -10,6 +10,13 @@ Installing kookoo makes these fixtures available in every test suite:
         [tool.pytest.ini_options]
         kookoo_app = "myivr:app"        # or "path/to/file.py:app"
 
+    An app named there runs every test on a fresh :class:`~kookoo.stores.MemoryStore`
+    (:meth:`KooKoo.using_store <kookoo.KooKoo.using_store>`), so no state leaks from one test,
+    or one run, into the next and no SQLite file appears in the project; set
+    ``kookoo_keep_store = true`` to test with the app's own store instead.  In your own
+    fixture, do the same with ``with app.using_store(MemoryStore()): yield app``.  With
+    ``--kookoo-url`` the store is the server's: each test's calls get their own sids.
+
 ``kookoo_simulator``
     A :class:`kookoo.testing.Simulator` on ``kookoo_app``, with sids that are the same on
     every run of a test.  ``pytest --kookoo-url http://127.0.0.1:8000/`` runs the same tests
@@ -52,7 +59,7 @@ module and not ``kookoo.pytest_plugin``: pytest imports every ``pytest11`` plugi
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -63,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = ["kookoo_app", "kookoo_call", "kookoo_simulator"]
 
 _INI = "kookoo_app"
+_KEEP_STORE_INI = "kookoo_keep_store"
 _URL_OPTION = "--kookoo-url"
 
 
@@ -72,6 +80,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         _INI,
         "the kookoo app under test: module:app or path/to/file.py[:app] (kookoo_app fixture)",
         default="",
+    )
+    parser.addini(
+        _KEEP_STORE_INI,
+        "test the kookoo_app app with its own store instead of a fresh MemoryStore per test",
+        type="bool",
+        default=False,
     )
     parser.getgroup("kookoo").addoption(
         _URL_OPTION,
@@ -83,9 +97,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture
-def kookoo_app(pytestconfig: pytest.Config) -> Any:
+def kookoo_app(pytestconfig: pytest.Config) -> Iterator[Any]:
     """The app under test (a WSGI app or an http(s) URL).  Override this fixture, or set
-    ``kookoo_app = "module:app"`` in the pytest configuration."""
+    ``kookoo_app = "module:app"`` in the pytest configuration (each test then gets a fresh
+    MemoryStore unless ``kookoo_keep_store = true``)."""
     spec = str(pytestconfig.getini(_INI) or "").strip()
     if not spec:
         pytest.fail(
@@ -93,12 +108,23 @@ def kookoo_app(pytestconfig: pytest.Config) -> Any:
             '(or its URL), or set kookoo_app = "module:app" in the pytest configuration',
             pytrace=False,
         )
+    from kookoo.app import KooKoo
     from kookoo.loading import load_app
+    from kookoo.stores.memory import MemoryStore
 
     try:
-        return load_app(spec)
+        app = load_app(spec)
     except ValueError as exc:
         pytest.fail(f"kookoo_app = {spec!r}: {exc}", pytrace=False)
+    if (
+        isinstance(app, KooKoo)
+        and (app.uses_default_store or app.store_if_created is not None)
+        and not pytestconfig.getini(_KEEP_STORE_INI)
+    ):
+        with app.using_store(MemoryStore()):
+            yield app
+    else:
+        yield app
 
 
 @pytest.fixture

@@ -21,11 +21,12 @@ plain-text body says what is wrong.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl
 
@@ -53,6 +54,7 @@ from kookoo.events import (
     EventParseError,
     Hangup,
     NewCall,
+    Stream,
     parse_event,
 )
 from kookoo.limits import LiveCallLimit, is_reserved_sid
@@ -307,8 +309,35 @@ class KooKoo(Scaffold):
 
     @store.setter
     def store(self, store: CallStore) -> None:
-        self._check_setup("store")
+        if self._serving:
+            raise RuntimeError(
+                f"app {self.name!r} has already handled a request, so its store can no longer "
+                "be replaced for good. In a test, use `with app.using_store(MemoryStore()):` "
+                "(the pytest plugin's kookoo_app fixture does it for every test), or set the "
+                "store before the first request (e.g. in a session-scoped fixture)."
+            )
         self._store = store
+
+    @contextlib.contextmanager
+    def using_store(self, store: CallStore) -> Iterator[CallStore]:
+        """Serve with ``store`` inside the ``with`` block, then go back to the app's own, even
+        after the app has served (for tests: a fresh store per test).
+
+        Not for production: requests served by other threads meanwhile see the swap too.
+
+        >>> from kookoo.stores import MemoryStore
+        >>> app = KooKoo()
+        >>> with app.using_store(MemoryStore()) as store:
+        ...     assert app.store is store
+        >>> app.uses_default_store
+        True
+        """
+        previous = self._store
+        self._store = store
+        try:
+            yield store
+        finally:
+            self._store = previous
 
     @property
     def store_if_created(self) -> CallStore | None:
@@ -634,6 +663,8 @@ class KooKoo(Scaffold):
             if handler is None:
                 if isinstance(event, _ENDING_EVENTS):
                     return b""  # KooKoo ignores replies to the end-of-call notifications
+                if isinstance(event, Stream) and (pending := self._pending_stream_reply(ctx)):
+                    return pending
                 if call is not None and call.step is not None and call.last_reply:
                     # A retried or unexpected request: say the step's reply again rather
                     # than end the call (kookoo cannot tell a retry from a repeat).
@@ -782,6 +813,20 @@ class KooKoo(Scaffold):
                     token=token if keep else None,
                     token_in_path=in_path and keep,
                 )
+
+    def _pending_stream_reply(self, ctx: RequestContext) -> bytes | None:
+        """What a voice bot left for this call (``hang_up_bot(next=...)``), for a ``Stream``
+        event no handler takes; taken out of the call when the app keeps it."""
+        from kookoo.stream.replies import pending_reply, pop_pending_reply
+
+        if ctx.call is not None:
+            xml = pop_pending_reply(ctx.call)
+        elif self.store_if_created is not None or self.uses_default_store:
+            store = self.store
+            xml = pending_reply(store, ctx.event.sid) if store and ctx.event else None
+        else:
+            xml = None
+        return xml.encode("utf-8") if xml else None
 
     def _sign_stream(self, element: Any, ctx: RequestContext) -> None:
         """Replace a ``stream(handler=...)`` placeholder with the signed ``x-uui``."""

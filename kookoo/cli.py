@@ -53,6 +53,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from urllib.parse import urljoin
 
 from kookoo import schema
 from kookoo.lint import RULES, Finding, has_errors, lint
@@ -60,6 +61,7 @@ from kookoo.lint import RULES, Finding, has_errors, lint
 if TYPE_CHECKING:
     from werkzeug.serving import WSGIRequestHandler
 
+    from kookoo.fake_outbound import OutboundCallPlay
     from kookoo.testing import SimulatedCall, Simulator
 
 __all__ = ["format_finding", "main"]
@@ -306,6 +308,19 @@ def _add_call_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument(
         "--json", action="store_true", help="print the whole call as JSON on standard output"
     )
+    parser.add_argument(
+        "--outbound",
+        action="store_true",
+        help="play an outbound call: a fake KooKoo outbound API queues it, the app gets NewCall "
+        "with outbound_sid (--cid is the person called), and when the call ends the completion "
+        "callback is POSTed to --callback",
+    )
+    parser.add_argument(
+        "--callback",
+        metavar="PATH",
+        default="/",
+        help="with --outbound: the app's callback_url path (default /)",
+    )
     parser.set_defaults(func=_cmd_call, actions=None)
 
 
@@ -493,8 +508,13 @@ def _cmd_call(args: argparse.Namespace) -> int:
     call: SimulatedCall | None = None
     error: str | None = None
     status = EXIT_OK
+    played: OutboundCallPlay | None = None
     try:
-        call = sim.call(args.cid, called_number=args.called_number, sid=args.sid)
+        if args.outbound:
+            played = _answer_outbound(args)
+            call = played.call
+        else:
+            call = sim.call(args.cid, called_number=args.called_number, sid=args.sid)
         phone.show(call)
         while not call.ended:
             if interactive:
@@ -512,6 +532,11 @@ def _cmd_call(args: argparse.Namespace) -> int:
                 # At the terminal a typo or an impossible action should not end the call.
                 print(f"not possible: {exc}", file=out)
             phone.show(call)
+        if played is not None:
+            callback = played.complete()
+            if callback is not None:
+                answer = callback.body.decode("utf-8", "replace").strip()
+                print(f"completion callback: HTTP {callback.status} {answer}", file=phone.out)
         if actions:
             left = ", ".join(name for name, _ in actions)
             raise _Unfinished(f"the call ended with {len(actions)} action(s) left: {left}")
@@ -540,6 +565,37 @@ class _Unfinished(Exception):
 
 class _NullWriter(io.StringIO):
     """Swallows the transcript when only JSON is wanted."""
+
+
+def _answer_outbound(args: argparse.Namespace) -> OutboundCallPlay:
+    """Queue a call on a fake KooKoo outbound API and have the person answer it."""
+    from werkzeug.test import Client as WSGIClient
+
+    from kookoo.fake_outbound import TEST_API_KEY, FakeOutbound
+
+    fake = FakeOutbound()
+    if _is_url(args.target):
+        app: Any = None
+        url = args.target
+        callback = urljoin(url, args.callback)
+    else:
+        app = _load_target(args.target)
+        url = "http://localhost/"
+        callback = urljoin(url, args.callback)
+    placed = WSGIClient(fake).get(
+        "/outbound/outbound.php",
+        query_string={
+            "api_key": TEST_API_KEY,
+            "phone_no": args.cid,
+            "caller_id": args.called_number,
+            "url": url,
+            "callback_url": callback,
+            "outbound_version": "2",
+        },
+    )
+    if not fake.calls:
+        raise _UsageError(f"the fake outbound API refused the call: {placed.get_data(True)}")
+    return fake.answer(fake.calls[-1], app)
 
 
 def _simulator(target: str, secret: str | None = None) -> Simulator:

@@ -473,3 +473,34 @@ def test_non_ascii_digits_are_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     _, err = capsys.readouterr()
     assert code == 2
     assert "kookoo call: --dial answered:²: the talk time must be whole seconds" in err
+
+
+def test_outbound_call_plays_newcall_with_outbound_sid_and_posts_the_callback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app_file = tmp_path / "outbound_app.py"
+    app_file.write_text(
+        "from kookoo import CallStatus, KooKoo, NewCall, Response\n"
+        "from kookoo.stores import MemoryStore\n"
+        "app = KooKoo(store=MemoryStore())\n"
+        "ENDED = []\n"
+        "@app.on_new_call\n"
+        "def hello(event: NewCall) -> Response:\n"
+        "    kind = 'outbound' if event.is_outbound else 'inbound'\n"
+        "    return Response().play_text(f'Hello {kind} {event.caller}').hangup()\n"
+        "@app.on_call_status(route='/ended')\n"
+        "def ended(event: CallStatus) -> None:\n"
+        "    ENDED.append(event.status)\n"
+    )
+    status = main(
+        ["call", str(app_file), "--outbound", "--cid", "9876543210", "--callback", "/ended"]
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    assert out.splitlines() == [
+        "-> NewCall cid=9876543210 called_number=918065740671 outbound_sid=2470213640781001",
+        "caller hears: Hello outbound +919876543210",
+        "-> Disconnect message=NormalCallClearing process=none total_call_duration=2",
+        "call over: the app hung up",
+        "completion callback: HTTP 200 OK",
+    ]

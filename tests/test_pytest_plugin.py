@@ -212,3 +212,62 @@ def test_loading_the_plugin_imports_nothing_from_kookoo(user_suite: pytest.Pytes
     result = user_suite.runpytest_subprocess("-p", "no:hypothesispytest", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["kookoo modules after plugin load: []"])
+
+
+STATEFUL_APP = """
+from kookoo import Call, KooKoo, NewCall, Response
+
+app = KooKoo("visits")   # the default SQLite store, as a real app has
+
+@app.on_new_call
+def welcome(event: NewCall, call: Call) -> Response:
+    call.state["visits"] = call.state.get("visits", 0) + 1
+    return Response().play_text(f"Visit {call.state['visits']}").hangup()
+"""
+
+STATEFUL_TEST = """
+def test_first_visit(kookoo_app, kookoo_call):
+    call = kookoo_call(caller="09876543210")   # the same sid on every run of this test
+    assert call.heard == ["Visit 1"]
+    stored = kookoo_app.store.load(call.sid)
+    assert stored.state == {"visits": 1}
+"""
+
+
+def test_an_ini_app_gets_a_fresh_memory_store_per_test_and_leaves_no_file(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(visits=STATEFUL_APP, test_visits=STATEFUL_TEST)
+    pytester.makeini("[pytest]\nkookoo_app = visits:app\n")
+    for _ in range(2):  # a second run would see visit 2 if state leaked between runs
+        run(pytester).assert_outcomes(passed=1)
+    assert sorted(p.name for p in pytester.path.glob("*.sqlite3*")) == []
+
+
+def test_kookoo_keep_store_tests_with_the_apps_own_store(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(visits=STATEFUL_APP, test_visits=STATEFUL_TEST)
+    pytester.makeini("[pytest]\nkookoo_app = visits:app\nkookoo_keep_store = true\n")
+    run(pytester).assert_outcomes(passed=1)
+    run(pytester).assert_outcomes(failed=1)  # the SQLite file remembers the first run
+    assert [p.name for p in pytester.path.glob("*.sqlite3")] == ["kookoo-calls.sqlite3"]
+
+
+def test_replacing_the_store_after_serving_says_how_to_do_it() -> None:
+    from kookoo import KooKoo, NewCall, Response
+    from kookoo.stores import MemoryStore
+
+    app = KooKoo(store=MemoryStore())
+
+    @app.on_new_call
+    def hello(event: NewCall) -> Response:
+        return Response().hangup()
+
+    app(
+        {"REQUEST_METHOD": "GET", "QUERY_STRING": "event=NewCall&sid=1", "PATH_INFO": "/"},
+        lambda status, headers: None,
+    )
+    with pytest.raises(RuntimeError, match=r"with app.using_store\(MemoryStore\(\)\):"):
+        app.store = MemoryStore()
+    fresh = MemoryStore()
+    with app.using_store(fresh):
+        assert app.store is fresh

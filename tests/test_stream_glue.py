@@ -50,3 +50,36 @@ def test_an_app_without_a_secret_cannot_sign_and_says_so(
 def test_handler_and_uui_together_are_refused() -> None:
     with pytest.raises(TypeError, match="not both"):
         Response().stream("520000", uui="{}", handler="echo")
+
+
+@pytest.mark.parametrize("keeps_state", [False, True])
+def test_a_stream_event_gets_the_reply_the_bot_left(keeps_state: bool) -> None:
+    from kookoo import Call
+    from kookoo.stores import MemoryStore
+    from kookoo.stream import pending_reply, set_pending_reply
+
+    store = MemoryStore()
+    app = KooKoo(store=store)
+    if keeps_state:
+
+        @app.on_new_call
+        def bot(event: NewCall, call: Call) -> Response:
+            return Response(sid=event.sid).stream("520000", url="wss://b.example.in/ws")
+
+    else:
+
+        @app.on_new_call
+        def bot_stateless(event: NewCall) -> Response:
+            return Response(sid=event.sid).stream("520000", url="wss://b.example.in/ws")
+
+    client = Client(app)
+    client.get("/?event=NewCall&sid=44")
+    # the bot's socket side: hang_up_bot(next=...) leaves the reply in the store
+    set_pending_reply(store, "44", Response(sid="44").play_text("Back to the menu").hangup())
+    resp = client.get("/?event=Stream&sid=44&status=completed&callduration=12")
+    assert resp.data == (
+        b"<?xml version='1.0' encoding='UTF-8'?>\n"
+        b'<response sid="44"><playtext>Back to the menu</playtext><hangup/></response>'
+    )
+    # an app that keeps call state takes it out of the call; one that does not only reads it
+    assert (pending_reply(store, "44") is None) is keeps_state
