@@ -422,11 +422,12 @@ class KooKoo(Scaffold):
             _STATUS_LINES.get(status) or status_line(status),
             [("Content-Type", content_type), ("Content-Length", str(len(body))), NOSNIFF_HEADER],
         )
-        if self.metrics is not None:
-            self.metrics.request_done(ctx, status, time.perf_counter() - started)
-        if logger.isEnabledFor(logging.INFO):
-            fields = request_fields(ctx, status, (time.perf_counter() - started) * 1000)
-            logger.info(REQUEST_LINE, *fields[:6], extra={"kookoo": fields})
+        if status != 200 or ctx.route not in self._ops_paths:  # (a passed probe: no line)
+            if self.metrics is not None:
+                self.metrics.request_done(ctx, status, time.perf_counter() - started)
+            if logger.isEnabledFor(logging.INFO):
+                fields = request_fields(ctx, status, (time.perf_counter() - started) * 1000)
+                logger.info(REQUEST_LINE, *fields[:6], extra={"kookoo": fields})
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [body]
@@ -451,7 +452,8 @@ class KooKoo(Scaffold):
         request, ``None`` lets it through (``ctx.route`` and ``ctx.path_args`` set)."""
         environ = ctx.environ
         if environ.get("PATH_INFO") in self._ops_paths:
-            return self.ops_reply(environ["PATH_INFO"])
+            ctx.route = environ["PATH_INFO"]
+            return self.ops_reply(ctx.route)
         method = environ.get("REQUEST_METHOD", "GET")
         if method == "HEAD":
             # Monitoring probes, not KooKoo: answer without running handlers or saving state.

@@ -106,11 +106,16 @@ class DownStore(MemoryStore):
         raise StoreUnavailableError("Redis at 10.0.0.5:6379/0", "Connection refused")
 
 
-def test_healthz_answers_before_the_secret_check_and_runs_no_handler() -> None:
+def test_healthz_answers_before_the_secret_check_and_runs_no_handler(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     app, ran = menu_app(secret=SECRET)
     client = Client(app)
     assert client.get("/?event=NewCall&sid=1").status_code == 403  # the secret guards calls
-    resp = client.get("/healthz")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="kookoo"):
+        resp = client.get("/healthz")
+    assert caplog.records == []  # a passed probe writes no request line
     assert resp.status_code == 200
     assert resp.data == b"ok\n"
     assert resp.headers["Content-Type"] == "text/plain; charset=utf-8"
@@ -122,9 +127,11 @@ def test_healthz_is_503_with_the_reason_when_the_store_does_not_answer(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app, ran = menu_app(store=DownStore(), secret=SECRET)
-    with caplog.at_level(logging.ERROR, logger="kookoo"):
+    with caplog.at_level(logging.INFO, logger="kookoo"):
         resp = Client(app).get("/healthz")
     assert resp.status_code == 503
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("sid=")]
+    assert line.startswith("sid=- event=- route=/healthz handler=- status=503 ")  # a failure
     assert resp.data == (
         b"unavailable: Redis at 10.0.0.5:6379/0 is unavailable: Connection refused\n"
     )
@@ -229,8 +236,10 @@ def test_metrics_count_requests_fallbacks_and_live_calls(monkeypatch: pytest.Mon
     assert got[("kookoo_fallbacks_total", ())] == 2  # the failing handler, the unknown event
     assert got[("kookoo_live_calls", ())] == 1  # call 2 is still live
     assert got[("kookoo_request_seconds_count", (("event", "NewCall"),))] == 3
-    # The scrape itself is not a KooKoo request.
-    assert ("kookoo_requests_total", (("event", "-"), ("status", "200"))) not in got
+    # Scrapes and passed health checks are neither counted nor logged.
+    client.get("/healthz")
+    again = _scrape(client)
+    assert ("kookoo_requests_total", (("event", "-"), ("status", "200"))) not in again
 
 
 def test_metrics_count_store_errors(monkeypatch: pytest.MonkeyPatch) -> None:
