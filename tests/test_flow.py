@@ -370,6 +370,31 @@ def test_survey_under_gunicorn_with_sqlite(tmp_path: Path) -> None:
     assert ages == {s: int(s[-2:]) for s in sids[:4]}
 
 
+def test_unexpected_events_resync_under_gunicorn(tmp_path: Path) -> None:
+    """A retried NewCall, a GotDTMF while the flow waits for a recording, a retried answer:
+    each gets the pending step again from whichever worker, and the call completes normally."""
+    env = {
+        "KOOKOO_DB": str(tmp_path / "calls.sqlite3"),
+        "SURVEY_RESULTS": str(tmp_path / "results.jsonl"),
+    }
+    sid = "7700000000000099"
+    with gunicorn("examples.survey:app", workers=2, env=env) as (base, _):
+        age_question = http_get(f"{base}/?event=NewCall&sid={sid}&cid=09876543210")[2]
+        assert b"Please enter your age" in age_question
+        # KooKoo retries the NewCall: the same question, not a new call
+        assert http_get(f"{base}/?event=NewCall&sid={sid}&cid=09876543210")[2] == age_question
+        story_prompt = http_get(f"{base}/?event=GotDTMF&sid={sid}&data=42")[2]
+        assert b"<record" in story_prompt
+        # a key press while the flow waits for the recording: the recording prompt again
+        for _ in range(3):  # whichever worker answers
+            assert http_get(f"{base}/?event=GotDTMF&sid={sid}&data=42")[2] == story_prompt
+        body = http_get(f"{base}/?event=Record&sid={sid}&data=http://r/{sid}.wav")[2]
+        assert b"Your story is saved" in body
+        http_get(f"{base}/?event=Disconnect&sid={sid}&total_call_duration=30")
+    saved = sorted((r["kind"], r["sid"], r.get("age")) for r in results(tmp_path))
+    assert saved == [("ended", sid, None), ("story", sid, 42)]
+
+
 def test_sqlite_store_type_is_used_by_default(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
