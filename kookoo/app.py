@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
@@ -60,7 +59,7 @@ from kookoo.events import (
 from kookoo.limits import LiveCallLimit, is_reserved_sid
 from kookoo.logs import REQUEST_LINE, request_fields
 from kookoo.parser import parse_response
-from kookoo.response import STREAM_HANDLER_KEY, CollectDtmf, Response, ResponseParseError
+from kookoo.response import CollectDtmf, Response, ResponseParseError
 from kookoo.scaffold import Handler, HandlerGroup, Scaffold, named_steps
 from kookoo.security import (
     NOSNIFF_HEADER,
@@ -665,8 +664,11 @@ class KooKoo(Scaffold):
             if handler is None:
                 if isinstance(event, _ENDING_EVENTS):
                     return b""  # KooKoo ignores replies to the end-of-call notifications
-                if isinstance(event, Stream) and (pending := self._pending_stream_reply(ctx)):
-                    return pending
+                if isinstance(event, Stream):
+                    from kookoo.stream.glue import pending_stream_reply
+
+                    if pending := pending_stream_reply(self, ctx):
+                        return pending
                 if call is not None and call.step is not None and call.last_reply:
                     # A retried or unexpected request: say the step's reply again rather
                     # than end the call (kookoo cannot tell a retry from a repeat).
@@ -803,7 +805,10 @@ class KooKoo(Scaffold):
         in_path = guard is not None and guard.token_in_path
         for element in response._element.iter("gotourl", "playaudio", "stream"):
             if element.tag == "stream":
-                self._sign_stream(element, ctx)
+                # imported here: kookoo.stream (asyncio & co) loads only for apps that stream
+                from kookoo.stream.glue import sign_stream
+
+                sign_stream(element, ctx.event.sid if ctx.event else "", self.secret)
                 continue
             text = element.text
             if text and "://" not in text:
@@ -815,37 +820,6 @@ class KooKoo(Scaffold):
                     token=token if keep else None,
                     token_in_path=in_path and keep,
                 )
-
-    def _pending_stream_reply(self, ctx: RequestContext) -> bytes | None:
-        """What a voice bot left for this call (``hang_up_bot(next=...)``), for a ``Stream``
-        event no handler takes; taken out of the call when the app keeps it."""
-        from kookoo.stream.replies import pending_reply, pop_pending_reply
-
-        if ctx.call is not None:
-            xml = pop_pending_reply(ctx.call)
-        elif self.store_if_created is not None or self.uses_default_store:
-            store = self.store
-            xml = pending_reply(store, ctx.event.sid) if store and ctx.event else None
-        else:
-            xml = None
-        return xml.encode("utf-8") if xml else None
-
-    def _sign_stream(self, element: Any, ctx: RequestContext) -> None:
-        """Replace a ``stream(handler=...)`` placeholder with the signed ``x-uui``."""
-        placeholder = element.get("x-uui")
-        if not placeholder or STREAM_HANDLER_KEY not in placeholder:
-            return
-        values = json.loads(placeholder)
-        handler = values.pop(STREAM_HANDLER_KEY)
-        if self.secret is None:
-            raise HandlerError(
-                f"stream(handler={handler!r}) signs a token with the app's secret: set "
-                "KooKoo(secret=...) or KOOKOO_SECRET, the same secret the StreamBots use"
-            )
-        from kookoo.stream.tokens import stream_uui
-
-        sid = ctx.event.sid if ctx.event is not None else ""
-        element.set("x-uui", stream_uui(self.secret.primary, sid=sid, handler=handler, data=values))
 
     def ops_reply(self, path: str) -> Reply:
         """The answer at :attr:`health_path` (see :mod:`kookoo.health`) or
