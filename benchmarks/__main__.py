@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import sys
@@ -67,6 +68,9 @@ def _verdict(entry: dict[str, Any], limit_text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected parts, print the table, write the JSON; exit status 0."""
     args = _parser().parse_args(argv)
+    # kookoo apps log one INFO line per request by default (kookoo.logs) and the compared apps
+    # log nothing: the request log stays off here, as a logging config of the user's would.
+    logging.getLogger("kookoo").setLevel(logging.WARNING)
     try:
         parts = {int(p) for p in args.parts.split(",") if p.strip()}
     except ValueError:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
@@ -34,7 +33,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
+from kookoo import config, logs
 from kookoo.calls import Call
+from kookoo.checks import route_problems
 from kookoo.context import (
     _STATUS_LINES,
     TEXT_CONTENT_TYPE,
@@ -56,8 +57,9 @@ from kookoo.events import (
     parse_event,
 )
 from kookoo.limits import LiveCallLimit, is_reserved_sid
+from kookoo.logs import REQUEST_LINE, request_fields
 from kookoo.parser import parse_response
-from kookoo.response import STREAM_HANDLER_KEY, CollectDtmf, Response, ResponseParseError
+from kookoo.response import CollectDtmf, Response, ResponseParseError
 from kookoo.scaffold import Handler, HandlerGroup, Scaffold, named_steps
 from kookoo.security import (
     NOSNIFF_HEADER,
@@ -73,6 +75,8 @@ from kookoo.stores.base import CallStore, ConflictError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from kookoo.metrics import Metrics
 
 
 __all__ = [
@@ -100,12 +104,15 @@ class KooKoo(Scaffold):
             the default :class:`~kookoo.stores.SQLiteStore` (created on first use), or
             ``False`` for an app that keeps no state (handlers may then not ask for ``call``).
             Calls are only loaded and saved when some handler asks for ``call`` or uses steps.
+            ``None`` first reads ``KOOKOO_STORE``, a store URL
+            (:func:`kookoo.config.store_from_url`).
         fallback_prompt: what the caller hears when a handler fails, before the hangup.
         debug: lint every response strictly and fail (into the fallback) on any finding.
-        max_query_bytes: longest query string accepted (414 beyond).
-        max_params: most parameters accepted (400 beyond).
+        max_query_bytes: longest query string accepted (414 beyond; default 8192).
+        max_params: most parameters accepted (400 beyond; default 64).
         conflict_retries: how often a request is re-run when another request changed the same
-            call meanwhile (see :class:`~kookoo.stores.ConflictError`); then the fallback.
+            call meanwhile (see :class:`~kookoo.stores.ConflictError`); then the fallback
+            (default 1).
         secret: the shared secret every request must carry (``?kk_token=<secret>`` or
             ``/<secret>/...``), a list of them for rotation, ``None`` to read
             ``KOOKOO_SECRET`` (comma-separated), or ``False`` for none even if it is set.
@@ -124,6 +131,17 @@ class KooKoo(Scaffold):
         unavailable_prompt: what a caller hears, before the hangup, when the call store
             cannot be reached (:class:`~kookoo.stores.StoreUnavailableError`): distinct from
             the handler-failure fallback, so a store outage is recognisable on the line too.
+        health_path: answered with 200 ``ok`` when the store answers, 503 and the reason when
+            not, before the secret check and without running a handler (``"/healthz"``;
+            ``""`` for none). See :mod:`kookoo.health`.
+        metrics: count requests, latency, fallbacks, store errors and live calls in Prometheus
+            metrics (:mod:`kookoo.metrics`, ``pip install 'kookoo[metrics]'``).
+        metrics_path: where the metrics are scraped (``"/metrics"``), answered like the health
+            path: keep it off the public internet (``deploy/nginx-kookoo.conf`` does).
+
+    Every setting left out (``None``) is read from its ``KOOKOO_*`` variable, else takes
+    its default: ``KOOKOO_DEBUG=1``, ``KOOKOO_MAX_PARAMS=32``, ... (:mod:`kookoo.config`
+    lists them; ``kookoo config TARGET`` prints what is in effect). An argument always wins.
 
     Example::
 
@@ -150,32 +168,43 @@ class KooKoo(Scaffold):
         name: str = "kookoo",
         *,
         store: CallStore | bool | None = None,
-        fallback_prompt: str = "Sorry, something went wrong. Please call again later.",
-        debug: bool = False,
-        max_query_bytes: int = 8192,
-        max_params: int = 64,
-        conflict_retries: int = 1,
+        fallback_prompt: str | None = None,
+        debug: bool | None = None,
+        max_query_bytes: int | None = None,
+        max_params: int | None = None,
+        conflict_retries: int | None = None,
         secret: str | Sequence[str] | SharedSecret | Literal[False] | None = None,
         allow_ips: Sequence[str] | None = None,
         trusted_proxies: int | None = None,
         public_url: str | None = None,
         trusted_hosts: Sequence[str] | None = None,
         max_live_calls: int | None = None,
-        busy_prompt: str = "All our lines are busy. Please call again in a few minutes.",
-        unavailable_prompt: str = (
-            "Sorry, this service is temporarily unavailable. Please call again in a few minutes."
-        ),
+        busy_prompt: str | None = None,
+        unavailable_prompt: str | None = None,
+        health_path: str | None = None,
+        metrics: bool | None = None,
+        metrics_path: str | None = None,
     ) -> None:
         super().__init__()
         self.name = name
         if store is True:
             raise TypeError("store must be a CallStore, None (SQLite default) or False")
+        if store is None:
+            store = config.store_from_env()  # KOOKOO_STORE; None keeps the SQLite default
         self._store: CallStore | bool | None = store
-        self.fallback_prompt = fallback_prompt
-        self.debug = debug
-        self.max_query_bytes = max_query_bytes
-        self.max_params = max_params
-        self.conflict_retries = conflict_retries
+        self.fallback_prompt = config.FALLBACK_PROMPT.resolve(fallback_prompt)
+        self.debug = config.DEBUG.resolve(debug)
+        self.max_query_bytes = config.MAX_QUERY_BYTES.resolve(max_query_bytes)
+        self.max_params = config.MAX_PARAMS.resolve(max_params)
+        self.conflict_retries = config.CONFLICT_RETRIES.resolve(conflict_retries)
+        max_live_calls = config.MAX_LIVE_CALLS.resolve(max_live_calls)
+        self.health_path = config.HEALTH_PATH.resolve(health_path)
+        self.metrics_path = config.METRICS_PATH.resolve(metrics_path)
+        #: The app's :class:`~kookoo.metrics.Metrics`, or ``None`` (off: nothing imported).
+        self.metrics: Metrics | None = config.metrics_from_settings(metrics)
+        # Answered before the guards, without handlers: the health (and metrics) paths.
+        self._ops_paths = {self.health_path, self.metrics_path if self.metrics else ""} - {""}
+        config.LOG_FORMAT.from_env()  # a bad KOOKOO_LOG_FORMAT fails here, not at a request
         self._serving = False
         # route -> error handlers of the HandlerGroup mounted there (see mount()).
         self._route_error_handlers: dict[
@@ -196,8 +225,8 @@ class KooKoo(Scaffold):
         if max_live_calls is not None and store is False:
             raise ValueError("max_live_calls counts calls in the store; it needs a store")
         self.max_live_calls = max_live_calls
-        self.busy_prompt = busy_prompt
-        self.unavailable_prompt = unavailable_prompt
+        self.busy_prompt = config.BUSY_PROMPT.resolve(busy_prompt)
+        self.unavailable_prompt = config.UNAVAILABLE_PROMPT.resolve(unavailable_prompt)
         self._live_limit: LiveCallLimit | None = None
         self._signed_routes: set[str] = set()
 
@@ -329,8 +358,9 @@ class KooKoo(Scaffold):
     def check(self) -> list[str]:
         """Problems in the handler table that would only show on a live call, as sentences.
 
-        Today: a step named in a handler's ``next_step("...")`` that no handler serves (with
-        a "did you mean" from the known steps). Logged at WARNING at each worker's first
+        A step named in a handler's ``next_step("...")`` that no handler serves (with a "did
+        you mean" from the known steps), and a route that never gets a request
+        (:func:`kookoo.checks.route_problems`). Logged at WARNING at each worker's first
         request; ``kookoo check`` prints them.
         """
         known = {h.step for h in self._handlers if h.step is not None}
@@ -342,10 +372,12 @@ class KooKoo(Scaffold):
                     continue
                 seen.add((h.name, step))
                 problems.append(_unknown_step(step, known, f"handler {h.name}"))
-        return problems
+        return problems + route_problems(self)
 
     def _freeze(self) -> None:
-        """Build the lookup tables once, at the first request."""
+        """Build the lookup tables once, at the first request (in each worker): also the
+        default log handler (:mod:`kookoo.logs`) and a check that the store answers."""
+        logs.install_default_handler()
         self._table = {(h.route, h.event_type, h.step): h for h in self._handlers}
         routes = {h.route for h in self._handlers}
         self._static_routes = {r for r in routes if "<" not in r}
@@ -366,6 +398,10 @@ class KooKoo(Scaffold):
         self._known_steps = frozenset(h.step for h in self._handlers if h.step is not None)
         for problem in self.check():
             logger.warning("app %s: %s", self.name, problem)
+        if self._tracks_calls:
+            from kookoo.health import log_store_problem
+
+            log_store_problem(self.name, self.store)
         self._serving = True
 
     # -- WSGI -------------------------------------------------------------------------------
@@ -385,17 +421,12 @@ class KooKoo(Scaffold):
             _STATUS_LINES.get(status) or status_line(status),
             [("Content-Type", content_type), ("Content-Length", str(len(body))), NOSNIFF_HEADER],
         )
-        if logger.isEnabledFor(logging.INFO):
-            event = ctx.event
-            logger.info(
-                "sid=%s event=%s route=%s handler=%s status=%d ms=%.2f",
-                event.sid if event is not None and event.sid else "-",
-                escape_for_log(event.name or "Continue") if event is not None else "-",
-                ctx.route,
-                ctx.handler.name if ctx.handler is not None else "-",
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
+        if status != 200 or ctx.route not in self._ops_paths:  # (a passed probe: no line)
+            if self.metrics is not None:
+                self.metrics.request_done(ctx, status, time.perf_counter() - started)
+            if logger.isEnabledFor(logging.INFO):
+                fields = request_fields(ctx, status, (time.perf_counter() - started) * 1000)
+                logger.info(REQUEST_LINE, *fields[:6], extra={"kookoo": fields})
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [body]
@@ -419,6 +450,9 @@ class KooKoo(Scaffold):
         """Check the method and the limits and match the route; a :class:`Reply` refuses the
         request, ``None`` lets it through (``ctx.route`` and ``ctx.path_args`` set)."""
         environ = ctx.environ
+        if environ.get("PATH_INFO") in self._ops_paths:
+            ctx.route = environ["PATH_INFO"]
+            return self.ops_reply(ctx.route)
         method = environ.get("REQUEST_METHOD", "GET")
         if method == "HEAD":
             # Monitoring probes, not KooKoo: answer without running handlers or saving state.
@@ -630,8 +664,11 @@ class KooKoo(Scaffold):
             if handler is None:
                 if isinstance(event, _ENDING_EVENTS):
                     return b""  # KooKoo ignores replies to the end-of-call notifications
-                if isinstance(event, Stream) and (pending := self._pending_stream_reply(ctx)):
-                    return pending
+                if isinstance(event, Stream):
+                    from kookoo.stream.glue import pending_stream_reply
+
+                    if pending := pending_stream_reply(self, ctx):
+                        return pending
                 if call is not None and call.step is not None and call.last_reply:
                     # A retried or unexpected request: say the step's reply again rather
                     # than end the call (kookoo cannot tell a retry from a repeat).
@@ -768,7 +805,10 @@ class KooKoo(Scaffold):
         in_path = guard is not None and guard.token_in_path
         for element in response._element.iter("gotourl", "playaudio", "stream"):
             if element.tag == "stream":
-                self._sign_stream(element, ctx)
+                # imported here: kookoo.stream (asyncio & co) loads only for apps that stream
+                from kookoo.stream.glue import sign_stream
+
+                sign_stream(element, ctx.event.sid if ctx.event else "", self.secret)
                 continue
             text = element.text
             if text and "://" not in text:
@@ -781,41 +821,24 @@ class KooKoo(Scaffold):
                     token_in_path=in_path and keep,
                 )
 
-    def _pending_stream_reply(self, ctx: RequestContext) -> bytes | None:
-        """What a voice bot left for this call (``hang_up_bot(next=...)``), for a ``Stream``
-        event no handler takes; taken out of the call when the app keeps it."""
-        from kookoo.stream.replies import pending_reply, pop_pending_reply
+    def ops_reply(self, path: str) -> Reply:
+        """The answer at :attr:`health_path` (see :mod:`kookoo.health`) or
+        :attr:`metrics_path`; no guard, handler or call is involved."""
+        from kookoo.health import ops_reply
 
-        if ctx.call is not None:
-            xml = pop_pending_reply(ctx.call)
-        elif self.store_if_created is not None or self.uses_default_store:
-            store = self.store
-            xml = pending_reply(store, ctx.event.sid) if store and ctx.event else None
-        else:
-            xml = None
-        return xml.encode("utf-8") if xml else None
+        return ops_reply(self, path)
 
-    def _sign_stream(self, element: Any, ctx: RequestContext) -> None:
-        """Replace a ``stream(handler=...)`` placeholder with the signed ``x-uui``."""
-        placeholder = element.get("x-uui")
-        if not placeholder or STREAM_HANDLER_KEY not in placeholder:
-            return
-        values = json.loads(placeholder)
-        handler = values.pop(STREAM_HANDLER_KEY)
-        if self.secret is None:
-            raise HandlerError(
-                f"stream(handler={handler!r}) signs a token with the app's secret: set "
-                "KooKoo(secret=...) or KOOKOO_SECRET, the same secret the StreamBots use"
-            )
-        from kookoo.stream.tokens import stream_uui
-
-        sid = ctx.event.sid if ctx.event is not None else ""
-        element.set("x-uui", stream_uui(self.secret.primary, sid=sid, handler=handler, data=values))
+    @property
+    def store_if_tracked(self) -> CallStore | None:
+        """The store the handlers keep calls in (created if need be); ``None``: they keep none."""
+        return self.store if self._tracks_calls else None
 
     def store_unavailable(self, event: Event, error: StoreUnavailableError) -> bytes:
         """The store is down: log the store and the cause (one ERROR line, no traceback),
         and let the caller hear :attr:`unavailable_prompt` and a hangup."""
         logger.error("sid=%s %s", escape_for_log(event.sid or "-"), escape_for_log(error))
+        if self.metrics is not None:
+            self.metrics.store_error()
         if isinstance(event, _ENDING_EVENTS):
             return b""
         return _prompt_and_hangup(event, self.unavailable_prompt)
@@ -823,6 +846,8 @@ class KooKoo(Scaffold):
     def fallback(self, event: Event) -> bytes:
         """What the caller hears when the app cannot answer: :attr:`fallback_prompt`, then a
         hangup (nothing for Hangup/Disconnect, whose replies KooKoo ignores)."""
+        if self.metrics is not None:
+            self.metrics.fallback()
         if isinstance(event, _ENDING_EVENTS):
             return b""
         return _prompt_and_hangup(event, self.fallback_prompt)

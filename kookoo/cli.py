@@ -28,6 +28,16 @@ Subcommands:
 ``kookoo routes TARGET``
     Print the handler table: route, event, step, handler.
 
+``kookoo check TARGET``
+    Check an app before serving it: its call store can be read and written (the message names
+    the file or server and the variable it came from), no handler names a step nobody serves,
+    no route is shadowed. Exit status ``1`` when anything is wrong.
+
+``kookoo config TARGET``
+    Print the settings in effect (arguments, ``KOOKOO_*`` variables, defaults), secrets masked.
+
+``kookoo --version`` prints the version.
+
 Each subcommand is one ``_add_<name>_parser(subparsers)`` function, which registers its
 arguments and sets ``func`` to a ``_cmd_<name>(args) -> int``; :func:`main` dispatches.
 """
@@ -38,6 +48,7 @@ import argparse
 import contextlib
 import io
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -58,6 +69,8 @@ __all__ = ["format_finding", "main"]
 PROG = "kookoo"
 #: Exit statuses shared by the subcommands.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: What a command killed by SIGPIPE exits with (128 + 13): standard output was closed.
+EXIT_BROKEN_PIPE = 141
 STDIN_NAME = "<stdin>"
 
 _Command = Callable[[argparse.Namespace], int]
@@ -77,13 +90,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         # main() can be driven in-process.
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     command: _Command = args.func
-    return command(args)
+    try:
+        status = command(args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+    except BrokenPipeError:
+        # `kookoo call ... | head`: the reader has gone; stop quietly, like other tools.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def _silence_stdout() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (captured in-process): nothing will flush to the pipe
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from kookoo import __version__
+
     parser = argparse.ArgumentParser(
         prog=PROG, description="Tools for KooKoo (Ozonetel) IVR apps built with kookoo."
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     subparsers = parser.add_subparsers(
         title="commands", dest="command", metavar="COMMAND", required=True
     )
@@ -91,6 +124,10 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_call_parser(subparsers)
     _add_run_parser(subparsers)
     _add_routes_parser(subparsers)
+    from kookoo.cli_ops import add_check_parser, add_config_parser
+
+    add_check_parser(subparsers)
+    add_config_parser(subparsers)
     return parser
 
 
@@ -315,8 +352,10 @@ class _Phone:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.shown = 0
+        self.status = ""
 
     def show(self, call: SimulatedCall) -> None:
+        new_turns = len(call.turns) > self.shown
         for turn in call.turns[self.shown :]:
             print(f"-> {_request_line(turn.params)}", file=self.out)
             for text in turn.heard:
@@ -327,12 +366,17 @@ class _Phone:
                 line = "?" if finding.line is None else finding.line
                 print(f"lint {finding.code} (line {line}): {finding.message}", file=self.out)
         self.shown = len(call.turns)
+        status = ""
         if call.ended_by == "app":
-            print("call over: the app hung up", file=self.out)
+            status = "call over: the app hung up"
         elif call.ended_by == "caller":
-            print("call over: the caller hung up", file=self.out)
+            status = "call over: the caller hung up"
         elif call.waiting_for is not None:
-            print(f"app waits for {_waiting_text(call)}", file=self.out)
+            status = f"app waits for {_waiting_text(call)}"
+        # Shown again after an error: the state line is said once, unless the call moved on.
+        if status and (new_turns or status != self.status):
+            print(status, file=self.out)
+        self.status = status
 
     def act(self, call: SimulatedCall, name: str, value: str) -> None:
         if name == "press":
@@ -565,10 +609,17 @@ def _simulator(target: str, secret: str | None = None) -> Simulator:
     app = _load_target(target)
     from kookoo.app import KooKoo
 
-    if isinstance(app, KooKoo) and app.uses_default_store:
-        # The app would create its default SQLite file; a simulated call leaves no file.
+    if isinstance(app, KooKoo) and app.uses_default_store and not os.environ.get("KOOKOO_DB"):
+        # The app would create its default SQLite file in the working directory; a simulated
+        # call leaves no file. A store the user chose (KOOKOO_DB, KOOKOO_STORE, store=) is
+        # used as it is.
         with contextlib.suppress(RuntimeError):  # an app that already served keeps its own
             app.store = MemoryStore()
+            print(
+                f"{PROG} call: the call state is kept in memory for this call (set KOOKOO_DB "
+                "or KOOKOO_STORE to use a real store)",
+                file=sys.stderr,
+            )
     return Simulator(app, secret=secret)
 
 
@@ -616,13 +667,18 @@ def _add_run_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 def _cmd_run(args: argparse.Namespace) -> int:
     import logging
 
-    from werkzeug.serving import WSGIRequestHandler, run_simple
+    from werkzeug.serving import WSGIRequestHandler, is_running_from_reloader, run_simple
 
     try:
         app = _load_target(args.target)
     except _UsageError as exc:
         print(f"{PROG} run: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        if args.no_reload or not is_running_from_reloader():
+            return EXIT_USAGE
+        # A reload hit broken code: keep serving (a 500 that says why) and watching, so
+        # saving the fixed file brings the app back.
+        print(f"{PROG} run: waiting for the code to be fixed...", file=sys.stderr)
+        app = _broken_app(str(exc))
     from kookoo.app import KooKoo
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -637,8 +693,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
         app,
         use_reloader=not args.no_reload,
         request_handler=handler,
+        extra_files=_target_files(args.target),
     )
     return EXIT_OK
+
+
+def _broken_app(message: str) -> Callable[..., Any]:
+    body = f"{PROG} run: the app could not be loaded: {message}\n".encode()
+
+    def app(environ: Any, start_response: Callable[..., Any]) -> list[bytes]:
+        start_response(
+            "500 INTERNAL SERVER ERROR",
+            [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+        )
+        return [body]
+
+    return app
+
+
+def _target_files(target: str) -> list[str]:
+    """The file a TARGET names, for the reloader to watch even when it does not import."""
+    import importlib.util
+
+    name = target.rpartition(":")[0] if target.count(":") == 1 else target
+    if name.endswith(".py"):
+        return [os.path.abspath(name)]
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return []
+    return [spec.origin] if spec is not None and spec.origin else []
 
 
 def _quiet_handler() -> type[WSGIRequestHandler]:

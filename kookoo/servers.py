@@ -162,6 +162,7 @@ def gunicorn(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     pythonpath: str | None = None,
+    config: str | os.PathLike[str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Serve ``target`` with ``gunicorn -w workers`` on a free loopback port; yield
     ``(base URL, gunicorn's master process)``.
@@ -177,6 +178,8 @@ def gunicorn(
         env: variables added to this process's environment for the server (``KOOKOO_DB``...).
         cwd: the server's working directory; the current one when omitted.
         pythonpath: directories (comma-separated) gunicorn adds to ``sys.path``.
+        config: a gunicorn config file (``-c``), e.g. ``deploy/gunicorn.conf.py``; the
+            options above (workers, bind, log level) override what it sets.
 
     Raises:
         ServerError: gunicorn is not installed, exited (the app failed to import, ...) or
@@ -193,6 +196,8 @@ def gunicorn(
         ]  # fmt: skip
         if pythonpath:
             cmd += ["--pythonpath", pythonpath]
+        if config is not None:
+            cmd += ["-c", os.fspath(config)]
         cmd.append(target)
         with log_path.open("wb") as log:
             proc = subprocess.Popen(

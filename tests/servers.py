@@ -41,6 +41,7 @@ def gunicorn(
     env: dict[str, str] | None = None,
     pythonpath: str | None = None,
     log: Path | None = None,
+    config: Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """Serve ``target`` (importable from the checkout) with ``gunicorn -w workers``; yield
     (base URL, process).  Gunicorn's log (and the app's) is copied to ``log`` when given."""
@@ -48,7 +49,13 @@ def gunicorn(
         workdir = Path(tmp)
         try:
             with procs.gunicorn(
-                target, workers=workers, workdir=workdir, env=env, cwd=ROOT, pythonpath=pythonpath
+                target,
+                workers=workers,
+                workdir=workdir,
+                env=env,
+                cwd=ROOT,
+                pythonpath=pythonpath,
+                config=config,
             ) as served:
                 yield served
         finally:

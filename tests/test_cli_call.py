@@ -24,6 +24,11 @@ from kookoo.cli import main
 from kookoo.testing import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
+# What `kookoo call` says when it keeps a file target's call state in memory.
+MEMORY_NOTE = (
+    "kookoo call: the call state is kept in memory for this call (set KOOKOO_DB or "
+    "KOOKOO_STORE to use a real store)\n"
+)
 MENU = ROOT / "examples" / "menu.py"
 TIMEOUT = 20.0
 
@@ -75,7 +80,7 @@ def test_call_walks_the_menu_from_outside_the_repo(tmp_path: Path) -> None:
     result = kookoo(
         "call", str(MENU), "--press", "1", "--press", "2", "--dial", "not_answered", cwd=tmp_path
     )
-    assert (result.returncode, result.stderr) == (0, "")
+    assert (result.returncode, result.stderr) == (0, MEMORY_NOTE)
     assert result.stdout == MENU_SUPPORT_BUSY
     assert list(tmp_path.iterdir()) == []  # state was kept in memory: no SQLite file
 
@@ -120,7 +125,7 @@ def test_call_json_is_the_whole_transcript(tmp_path: Path) -> None:
         "--json",
         cwd=tmp_path,
     )
-    assert (result.returncode, result.stderr) == (0, "")
+    assert (result.returncode, result.stderr) == (0, MEMORY_NOTE)
     data = json.loads(result.stdout)
     assert data["sid"] == "1104528084461170"
     assert (data["caller"], data["called_number"]) == ("8041169706", "911130803946")
@@ -227,7 +232,7 @@ def test_call_unexpected_and_leftover_actions_exit_1(
     )
     assert main(["call", str(MENU), "--press", "1", "--press", "3", "--press", "1"]) == 1
     assert capsys.readouterr().err == (
-        "kookoo call: error: the call ended with 1 action(s) left: press\n"
+        MEMORY_NOTE + "kookoo call: error: the call ended with 1 action(s) left: press\n"
     )
 
 

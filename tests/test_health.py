@@ -1,0 +1,73 @@
+"""kookoo.health: the store probe behind /healthz and ``kookoo check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_store_faults import unwritable
+
+from kookoo.health import PROBE_SID, check_store, health_body
+from kookoo.servers import free_port
+from kookoo.stores import MemoryStore, RedisStore, SQLiteStore
+
+
+def test_a_store_that_answers_is_healthy(tmp_path: Path) -> None:
+    assert check_store(None) is None
+    memory = MemoryStore()
+    assert check_store(memory) is None
+    assert check_store(memory, write=True) is None
+    assert memory.load(PROBE_SID) is None  # the write probe cleans up after itself
+    with SQLiteStore(tmp_path / "calls.sqlite3") as sqlite:
+        assert check_store(sqlite, write=True) is None
+        assert sqlite.load(PROBE_SID) is None
+
+
+def test_an_sqlite_file_in_an_unwritable_directory_is_named_with_kookoo_db(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    path = directory / "calls.sqlite3"
+    monkeypatch.setenv("KOOKOO_DB", str(path))
+    with unwritable(directory), SQLiteStore() as store:
+        problem = check_store(store)
+    assert problem is not None
+    assert f"SQLite database {path} (from KOOKOO_DB) is unavailable" in problem
+    status, body = health_body(problem)
+    assert status == 503
+    assert body.startswith(b"unavailable: SQLite database ")
+    assert body.count(b"\n") == 1
+
+
+def test_a_read_only_sqlite_file_fails_the_probe(tmp_path: Path) -> None:
+    path = tmp_path / "calls.sqlite3"
+    with SQLiteStore(path) as store:
+        assert check_store(store) is None
+    with unwritable(path), SQLiteStore(path) as store:
+        problem = check_store(store, write=True)
+    assert problem is not None
+    assert str(path) in problem
+
+
+def test_redis_down_is_named_and_redis_up_is_healthy(redis_url: str) -> None:
+    down = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
+    problem = check_store(down)
+    down.close()
+    assert problem is not None
+    assert problem.startswith("Redis at 127.0.0.1:")
+    assert "is unavailable" in problem
+    with RedisStore(redis_url, prefix="test:health:") as up:
+        assert check_store(up, write=True) is None
+
+
+def test_a_failure_of_any_kind_is_an_answer_not_a_crash() -> None:
+    class Broken(MemoryStore):
+        def load(self, sid: str) -> None:  # type: ignore[override]
+            raise OSError("disk on fire")
+
+    problem = check_store(Broken())
+    assert problem is not None
+    assert problem.startswith("MemoryStore")
+    assert problem.endswith(": disk on fire")
+    assert health_body("a\nb\x00c") == (503, b"unavailable: a b\\x00c\n")
