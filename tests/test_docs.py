@@ -242,6 +242,7 @@ def test_reference_covers_every_public_submodule() -> None:
     for module in (
         *("testing", "stores", "flow", "lang", "outbound", "fake_outbound", "stream"),
         *("servers", "security", "signing", "limits"),
+        *("config", "logs", "health", "metrics", "checks"),
     ):
         assert f"::: kookoo.{module}\n" in pages, module
     assert "::: pytest_kookoo\n" in pages
