@@ -286,3 +286,34 @@ def test_stream_serve_loads_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     ((bots, host, port),) = served
     assert bots is cli.load_bots(f"{path}:bots")
     assert (host, port) == ("127.0.0.2", 0)
+
+
+def test_stream_call_reports_a_refused_handshake_a_failing_bot_and_an_http_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    module = echo_module()
+
+    @module.bots.handler("broken")
+    async def broken(session: object) -> None:
+        raise RuntimeError("bug in the bot")
+
+    async def run() -> None:
+        async with uvicorn_server(module.asgi) as base:
+            # Another path: the ASGI app refuses the upgrade (HTTP 403).
+            status = await run_cli(["stream-call", f"ws://{base}/elsewhere", "--uui", "{}"])
+            assert status == 1
+            assert "InvalidStatus" in capsys.readouterr().err
+            # A bot that raises: its socket is closed with 1011.
+            args = ["--secret", module.SECRET, "--fast", "--hold", "0"]
+            status = await run_cli(["stream-call", f"ws://{base}/ws", "--handler", "broken", *args])
+            assert status == 1
+            assert "socket closed with 1011: bot error" in capsys.readouterr().out
+            # The app answers the Hangup with an HTTP error: the run fails.
+            app_url = ["--app", f"http://{base}/nowhere/"]
+            status = await run_cli(
+                ["stream-call", f"ws://{base}/ws", "--handler", "echo", *args, *app_url]
+            )
+            assert status == 1
+            assert "app answered HTTP 404:" in capsys.readouterr().out
+
+    asyncio.run(run())
