@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kookoo.cli import main
-from kookoo.stream import FakeStreamClient, stream_uui
+from kookoo.stream import FakeStreamClient, read_recording, stream_uui
 from kookoo.stream.audio import pcm16_from_samples
 from kookoo.stream.fake import read_wav, write_wav
 from tests.test_stream_echo import GOODBYE, bound_socket, echo_module, uvicorn_server
@@ -45,6 +45,7 @@ def test_stream_call_against_the_echo_bot_under_uvicorn(
 ) -> None:
     module = echo_module()
     saved = tmp_path / "bot.wav"
+    recorded = tmp_path / "call.jsonl"
 
     async def run() -> int:
         async with uvicorn_server(module.asgi) as base:
@@ -71,6 +72,8 @@ def test_stream_call_against_the_echo_bot_under_uvicorn(
                     "5",
                     "--save-audio",
                     str(saved),
+                    "--record",
+                    str(recorded),
                     "--app",
                     f"http://{base}/",
                 ]
@@ -100,6 +103,15 @@ def test_stream_call_against_the_echo_bot_under_uvicorn(
     at = lines.index("app answered HTTP 200:")
     assert lines[at - 1].startswith("-> event=Stream status=completed callduration=")
     assert "\n".join(lines[at + 1 :]) == GOODBYE.strip()
+
+    # The recording holds both directions and replays as a test, with the same echo.
+    frames = read_recording(recorded)
+    inbound = [f for f in frames if f.direction == "in"]
+    assert len(inbound) == 1 + 1 + 80 + 2  # start, the probe, 80 audio packets, two keys
+    assert sum(f.direction == "out" for f in frames) == 80 + 2  # audio, clear, disconnect
+    replayed = FakeStreamClient.replay(frames).run_bots(module.bots)
+    assert replayed.audio == SPEECH + MORE
+    assert replayed.disconnected_by_bot
 
 
 BOT_FILE = """\

@@ -5,7 +5,8 @@
     ``start`` with a token signed by the app's secret, the 16 kHz probe, caller audio in
     10 ms packets from WAV files, key presses and pauses in the order given, then ``stop``.
     Print what the bot sent (audio runs with their seqids, ``clearBuffer``, ``callDisconnect``,
-    how the socket closed), optionally save the bot's audio (``--save-audio FILE.wav``), and
+    how the socket closed), optionally save the bot's audio (``--save-audio FILE.wav``) and
+    every frame (``--record FILE.jsonl``, for :meth:`FakeStreamClient.replay`), and
     with ``--app`` send KooKoo's next HTTP request (``event=Stream`` after ``callDisconnect``,
     else ``event=Hangup&process=stream``) to the app and print the XML it answers.
 
@@ -41,6 +42,7 @@ from kookoo.stream.codec import (
     OutboundAudio,
 )
 from kookoo.stream.fake import FakeStreamClient, FakeStreamResult, read_wav, write_wav
+from kookoo.stream.session import JsonlRecorder
 from kookoo.stream.tokens import stream_uui
 
 __all__ = [
@@ -132,6 +134,12 @@ def add_stream_call_arguments(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--save-audio", metavar="FILE", help="write the bot's audio to a WAV file")
     out.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every frame, both ways, to a JSON Lines file (replay it in a test with "
+        "FakeStreamClient.replay(read_recording(FILE)))",
+    )
+    out.add_argument(
         "--app",
         metavar="TARGET",
         help="after the stream, send KooKoo's next request to this app (module:app, "
@@ -153,6 +161,12 @@ def stream_call(args: argparse.Namespace, out: TextIO | None = None) -> int:
         return EXIT_USAGE
     print(f"stream {args.url} sid={fake.sid}", file=out)
     started = time.monotonic()
+    if args.record:
+        try:
+            fake.recorder = JsonlRecorder(args.record)
+        except OSError as exc:
+            print(f"kookoo stream-call: --record {args.record}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         result = asyncio.run(fake.connect(args.url))
     except (OSError, ImportError, ValueError) as exc:
@@ -163,6 +177,10 @@ def stream_call(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except Exception as exc:  # websockets.InvalidHandshake (e.g. HTTP 403 on the upgrade)
         print(f"kookoo stream-call: {args.url}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    finally:
+        if fake.recorder is not None:
+            fake.recorder.close()
+            print(f"frames recorded to {args.record}", file=out)
     seconds = time.monotonic() - started
     status = _show(result, fake, out)
     if args.save_audio:
