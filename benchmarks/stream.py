@@ -38,6 +38,7 @@ from lxml import etree
 from kookoo.stream import FakeStreamClient, FakeStreamResult, OutboundAudio
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRET = "benchmark-secret"  # KOOKOO_SECRET of the servers: every HTTP request carries it
 
 
 def _free_port() -> int:
@@ -55,7 +56,8 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def _get(base: str, params: dict[str, str]) -> str:
-    with urllib.request.urlopen(f"{base}/?{urlencode(params)}", timeout=30) as response:
+    query = urlencode({**params, "kk_token": SECRET})
+    with urllib.request.urlopen(f"{base}/?{query}", timeout=30) as response:
         body: bytes = response.read()
         return body.decode("utf-8")
 
@@ -101,7 +103,7 @@ def _start_servers(
     ws_port = port if transport == "asgi" else _free_port()
     ws_path = "/ws" if transport == "asgi" else "/"
     env.update(
-        KOOKOO_SECRET="benchmark-secret",
+        KOOKOO_SECRET=SECRET,
         KOOKOO_DB=db,
         ECHO_BOT_URL=f"ws://127.0.0.1:{ws_port}{ws_path}",
     )
@@ -122,7 +124,7 @@ def _start_servers(
     ]
     servers = [subprocess.Popen(command, cwd=ROOT, env=env)]
     if transport == "websockets":
-        standalone = [sys.executable, "-m", "kookoo.stream.server", "examples.echo_bot:bots"]
+        standalone = [sys.executable, "-m", "kookoo", "stream-serve", "examples.echo_bot:bots"]
         standalone += ["--port", str(ws_port)]
         servers.append(subprocess.Popen(standalone, cwd=ROOT, env=env))
     try:
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         choices=["asgi", "websockets"],
         default="asgi",
         help="asgi: sockets and HTTP in one uvicorn process; websockets: sockets in the "
-        "standalone kookoo.stream.server process, HTTP in uvicorn",
+        "standalone kookoo stream-serve process, HTTP in uvicorn",
     )
     parser.add_argument(
         "--uvicorn-ws",

@@ -38,6 +38,14 @@ Subcommands:
 
 ``kookoo --version`` prints the version.
 
+``kookoo stream-call WS_URL --handler NAME [--wav FILE] [--dtmf KEYS] [--app TARGET]``
+    Play a KooKoo ``<stream>`` to a running voice bot with the fake stream client and print
+    what the bot sent; with ``--app``, send the ``event=Stream`` request that follows to the
+    app and print its XML (see :mod:`kookoo.stream.cli`).
+
+``kookoo stream-serve BOTS [--host H] [--port P]``
+    Serve a ``StreamBots`` with the standalone ``websockets`` server (``kookoo[websockets]``).
+
 Each subcommand is one ``_add_<name>_parser(subparsers)`` function, which registers its
 arguments and sets ``func`` to a ``_cmd_<name>(args) -> int``; :func:`main` dispatches.
 """
@@ -128,6 +136,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_check_parser(subparsers)
     add_config_parser(subparsers)
+    _add_stream_call_parser(subparsers)
+    _add_stream_serve_parser(subparsers)
     return parser
 
 
@@ -774,3 +784,44 @@ def _cmd_routes(args: argparse.Namespace) -> int:
     else:
         print("secret: off (anyone who can reach the URL drives calls; set KOOKOO_SECRET)")
     return EXIT_OK
+
+
+# -- kookoo stream-call, kookoo stream-serve (the code is in kookoo.stream.cli) --------------
+
+
+def _add_stream_call_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    from kookoo.stream.cli import STREAM_CALL_EPILOG, add_stream_call_arguments, stream_call
+
+    parser = subparsers.add_parser(
+        "stream-call",
+        help="play a <stream> call to a voice bot's WebSocket",
+        description=(
+            "Play a KooKoo <stream> to the voice bot at WS_URL with the fake KooKoo stream "
+            "client, print what the bot sent, and with --app send the event=Stream request "
+            "that follows to the app and print its XML."
+        ),
+        epilog=STREAM_CALL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_stream_call_arguments(parser)
+    parser.set_defaults(func=stream_call)
+
+
+def _add_stream_serve_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    from kookoo.stream.cli import add_stream_serve_arguments, stream_serve
+
+    parser = subparsers.add_parser(
+        "stream-serve",
+        help="serve voice bots with the standalone websockets server",
+        description=(
+            "Serve the StreamBots named by BOTS (module:attribute or path/to/file.py[:attribute]"
+            ", default attribute bots) on ws://HOST:PORT, for apps that keep gunicorn WSGI "
+            "for HTTP (needs kookoo[websockets])."
+        ),
+    )
+    add_stream_serve_arguments(parser)
+    parser.set_defaults(func=stream_serve)

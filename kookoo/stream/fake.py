@@ -50,7 +50,7 @@ from kookoo.stream.codec import (
     StreamProtocolError,
     parse_outbound,
 )
-from kookoo.stream.session import RecordedFrame
+from kookoo.stream.session import JsonlRecorder, RecordedFrame
 
 __all__ = [
     "ClientTransport",
@@ -237,6 +237,10 @@ class FakeStreamClient:
         realtime: pace audio at 10 ms a packet like a phone; ``False`` sends as fast as the
             bot reads (tests).
         linger: seconds to wait, after the last frame, for the bot to finish and close.
+
+    Attributes:
+        recorder: when set, every frame sent (``"in"``) and received (``"out"``, bad ones
+            too) is written to it, so the run can be replayed with :meth:`replay`.
     """
 
     def __init__(
@@ -254,6 +258,7 @@ class FakeStreamClient:
         self.sid = sid
         self.realtime = realtime
         self.linger = linger
+        self.recorder: JsonlRecorder | None = None
         x_headers = uui if isinstance(uui, str) else json.dumps(dict(uui or {}))
         start = {
             "event": "start",
@@ -396,6 +401,8 @@ class FakeStreamClient:
                 frame = await transport.receive()
                 if frame is None:
                     break
+                if self.recorder is not None:
+                    self.recorder.record("out", frame)
                 try:
                     message = parse_outbound(frame)
                 except StreamProtocolError:
@@ -439,6 +446,8 @@ class FakeStreamClient:
                     if delay > 0:  # a plain sleep: wait_for per 10 ms packet costs too much CPU
                         await asyncio.sleep(delay)
                 await transport.send(step)
+                if self.recorder is not None:
+                    self.recorder.record("in", step)
                 result.sent.append(step)
                 result.sent_at.append(time.monotonic())
                 if kind == "stop":

@@ -24,7 +24,14 @@ from websockets.exceptions import ConnectionClosed
 
 from kookoo.stream.bots import INTERNAL_ERROR, POLICY_VIOLATION, StreamBots, StreamRefused
 
-__all__ = ["WebSocketTransport", "close_reason", "connect_client", "main", "serve_bots"]
+__all__ = [
+    "WebSocketTransport",
+    "close_reason",
+    "connect_client",
+    "main",
+    "run_server",
+    "serve_bots",
+]
 
 logger = logging.getLogger("kookoo.stream")
 
@@ -108,30 +115,37 @@ async def serve_bots(
     return await serve(handler, host, port, max_size=2**20, compression=None)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m kookoo.stream.server module:bots [--host H] [--port P]``."""
-    import importlib
+def run_server(bots: StreamBots, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve ``bots`` until interrupted, logging ``serving stream bots on ws://HOST:PORT``
+    (the bound port, so ``port=0`` picks a free one and says which)."""
+    logging.basicConfig(level=logging.INFO)
+    logging.getLogger("websockets").setLevel(logging.WARNING)  # not a line per closed call
 
+    async def run() -> None:
+        async with await serve_bots(bots, host, port) as server:
+            bound = next(iter(server.sockets)).getsockname()[1]
+            logger.info("serving stream bots on ws://%s:%d", host, bound)
+            await server.serve_forever()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m kookoo.stream.server module:bots [--host H] [--port P]`` (the same as
+    ``kookoo stream-serve``)."""
     parser = argparse.ArgumentParser(prog="python -m kookoo.stream.server")
     parser.add_argument("bots", help="module:attribute of a kookoo.stream.StreamBots")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)
-    module_name, _, attr = args.bots.partition(":")
-    bots: object = importlib.import_module(module_name)
-    for name in (attr or "bots").split("."):
-        bots = getattr(bots, name)
-    if not isinstance(bots, StreamBots):
-        parser.error(f"{args.bots} is a {type(bots).__name__}, not a StreamBots")
-    logging.basicConfig(level=logging.INFO)
-    logging.getLogger("websockets").setLevel(logging.WARNING)  # not a line per closed call
+    from kookoo.stream.cli import load_bots
 
-    async def run() -> None:
-        async with await serve_bots(bots, args.host, args.port) as server:
-            logger.info("serving stream bots on ws://%s:%d", args.host, args.port)
-            await server.serve_forever()
-
-    asyncio.run(run())
+    try:
+        bots = load_bots(args.bots)
+    except ValueError as exc:
+        parser.error(str(exc))
+    run_server(bots, args.host, args.port)
 
 
 if __name__ == "__main__":  # pragma: no cover

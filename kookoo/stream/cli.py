@@ -1,0 +1,425 @@
+"""The stream subcommands of the ``kookoo`` command (registered by :mod:`kookoo.cli`).
+
+``kookoo stream-call WS_URL (--handler NAME | --uui JSON) [--wav FILE] [--dtmf KEYS] ...``
+    Play a KooKoo stream to a running bot with :class:`~kookoo.stream.fake.FakeStreamClient`:
+    ``start`` with a token signed by the app's secret, the 16 kHz probe, caller audio in
+    10 ms packets from WAV files, key presses and pauses in the order given, then ``stop``.
+    Print what the bot sent (audio runs with their seqids, ``clearBuffer``, ``callDisconnect``,
+    how the socket closed), optionally save the bot's audio (``--save-audio FILE.wav``) and
+    every frame (``--record FILE.jsonl``, for :meth:`FakeStreamClient.replay`), and
+    with ``--app`` send KooKoo's next HTTP request (``event=Stream`` after ``callDisconnect``,
+    else ``event=Hangup&process=stream``) to the app and print the XML it answers.
+
+``kookoo stream-serve BOTS [--host H] [--port P]``
+    Serve ``module:attribute`` (or ``path/to/file.py[:attribute]``, default attribute
+    ``bots``) of a :class:`~kookoo.stream.bots.StreamBots` with the standalone ``websockets``
+    server (:mod:`kookoo.stream.server`, ``kookoo[websockets]``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import secrets
+import sys
+import time
+import urllib.error
+import urllib.request
+import wave
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlencode
+
+from kookoo.stream.bots import StreamBots
+from kookoo.stream.codec import (
+    CAUSE_CALLER_HANGUP,
+    SAMPLE_RATE,
+    CallDisconnect,
+    ClearBuffer,
+    OutboundAudio,
+)
+from kookoo.stream.fake import FakeStreamClient, FakeStreamResult, read_wav, write_wav
+from kookoo.stream.session import JsonlRecorder
+from kookoo.stream.tokens import stream_uui
+
+__all__ = [
+    "add_stream_call_arguments",
+    "add_stream_serve_arguments",
+    "load_bots",
+    "stream_call",
+    "stream_serve",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+STREAM_CALL_EPILOG = """\
+The caller's side is played in the order given: --wav FILE (16-bit PCM, resampled to
+8 kHz mono), --dtmf KEYS (one key press per character), --pause SECONDS.  After the
+last one the fake waits --hold seconds (less if the bot sends callDisconnect) and sends
+stop (--stop-cause 433, the caller hanging up; 'none' sends no cause).  The token is
+signed with --secret, else the first secret in KOOKOO_SECRET, else the --app's own.
+
+Exit status: 0 when the bot ran, 1 when the socket was refused or failed, the bot sent
+frames that are not stream messages, or the app's answer was an HTTP error; 2 on usage
+errors.
+"""
+
+
+class _UsageError(Exception):
+    """A bad command line (exit status 2)."""
+
+
+class _Step(argparse.Action):
+    """Collects --wav, --dtmf and --pause into one ordered list ``args.steps``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        steps: list[tuple[str, str]] = list(getattr(namespace, "steps", None) or [])
+        steps.append((self.dest, values if isinstance(values, str) else ""))
+        namespace.steps = steps
+
+
+def add_stream_call_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the arguments of ``kookoo stream-call`` on ``parser``."""
+    parser.add_argument("url", metavar="WS_URL", help="the bot's ws:// or wss:// URL")
+    who = parser.add_argument_group("the token in x-uui")
+    who.add_argument("--handler", metavar="NAME", help="the bot handler the token names")
+    who.add_argument(
+        "--data",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="extra x-uui data for the bot (repeatable)",
+    )
+    who.add_argument(
+        "--uui",
+        metavar="JSON",
+        help="send this x-uui as is (e.g. copied from the app's <stream>), instead of signing",
+    )
+    who.add_argument("--secret", help="the app's secret (default: KOOKOO_SECRET)")
+    who.add_argument("--sid", help="the call's ucid (default: a random 17-digit number)")
+    who.add_argument("--caller", default="919704665032", help="call_id, the caller's number")
+    steps = parser.add_argument_group("the caller, in the order given")
+    steps.add_argument("--wav", dest="wav", metavar="FILE", action=_Step, help="caller audio")
+    steps.add_argument("--dtmf", dest="dtmf", metavar="KEYS", action=_Step, help="key presses")
+    steps.add_argument(
+        "--pause", dest="pause", metavar="SECONDS", action=_Step, help="wait (the bot talks)"
+    )
+    steps.add_argument(
+        "--hold",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="wait this long after the last step before stop, unless the bot hangs up (2)",
+    )
+    steps.add_argument(
+        "--stop-cause",
+        default=str(CAUSE_CALLER_HANGUP),
+        metavar="CAUSE",
+        help="the stop message's cause (433: caller hung up; 'none': no cause)",
+    )
+    steps.add_argument(
+        "--fast",
+        action="store_true",
+        help="send audio as fast as the bot reads it, not 10 ms a packet",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--save-audio", metavar="FILE", help="write the bot's audio to a WAV file")
+    out.add_argument(
+        "--record",
+        metavar="FILE",
+        help="write every frame, both ways, to a JSON Lines file (replay it in a test with "
+        "FakeStreamClient.replay(read_recording(FILE)))",
+    )
+    out.add_argument(
+        "--app",
+        metavar="TARGET",
+        help="after the stream, send KooKoo's next request to this app (module:app, "
+        "path/to/file.py[:app] or an http(s) URL) and print its XML",
+    )
+    out.add_argument("--status", default="completed", help="the Stream event's status (completed)")
+    parser.set_defaults(steps=None)
+
+
+def stream_call(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """Run ``kookoo stream-call``; return the exit status."""
+    out = out or sys.stdout
+    try:
+        app = _load_app(args.app) if args.app and not _is_url(args.app) else None
+        secret = _secret(args, app)
+        fake = _build(args, secret)
+    except _UsageError as exc:
+        print(f"kookoo stream-call: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"stream {args.url} sid={fake.sid}", file=out)
+    started = time.monotonic()
+    if args.record:
+        try:
+            fake.recorder = JsonlRecorder(args.record)
+        except OSError as exc:
+            print(f"kookoo stream-call: --record {args.record}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    try:
+        result = asyncio.run(fake.connect(args.url))
+    except (OSError, ImportError, ValueError) as exc:
+        # OSError: nothing listens; ValueError/InvalidURI: a bad URL; the websockets
+        # handshake errors are OSError subclasses or InvalidHandshake (caught below).
+        print(f"kookoo stream-call: cannot connect to {args.url}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # websockets.InvalidHandshake (e.g. HTTP 403 on the upgrade)
+        print(f"kookoo stream-call: {args.url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if fake.recorder is not None:
+            fake.recorder.close()
+            print(f"frames recorded to {args.record}", file=out)
+    seconds = time.monotonic() - started
+    status = _show(result, fake, out)
+    if args.save_audio:
+        write_wav(args.save_audio, result.audio, sample_rate=SAMPLE_RATE)
+        print(f"bot audio saved to {args.save_audio}", file=out)
+    if args.app and not result.refused:
+        try:
+            code, xml = _send_http(args, app, result, secret, seconds)
+        except OSError as exc:
+            print(f"kookoo stream-call: cannot reach {args.app}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        params = result.http_params(status=args.status, duration=max(1, round(seconds)))
+        line = " ".join(f"{k}={v}" for k, v in params.items() if k != "sid")
+        print(f"-> {line}", file=out)
+        print(f"app answered HTTP {code}:", file=out)
+        print(xml.strip() or "(empty)", file=out)
+        if code >= 400:
+            status = EXIT_FAILED
+    return status
+
+
+def _is_url(target: str) -> bool:
+    return target.startswith(("http://", "https://"))
+
+
+def _load_app(target: str) -> Any:
+    from kookoo.loading import load_app
+
+    try:
+        return load_app(target)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+
+
+def _secret(args: argparse.Namespace, app: Any) -> str | None:
+    if args.secret:
+        return str(args.secret)
+    first = os.environ.get("KOOKOO_SECRET", "").split(",")[0].strip()
+    if first:
+        return first
+    own = getattr(app, "secret", None)
+    primary = getattr(own, "primary", None)
+    return primary if isinstance(primary, str) else None
+
+
+def _build(args: argparse.Namespace, secret: str | None) -> FakeStreamClient:
+    sid: str = args.sid or str(10**16 + secrets.randbelow(9 * 10**16))
+    uui: str
+    if args.uui is not None:
+        uui = args.uui
+    elif not args.handler:
+        raise _UsageError("give --handler NAME (a token is signed for it) or --uui JSON")
+    elif not secret:
+        raise _UsageError("signing the token needs the app's secret: --secret or KOOKOO_SECRET")
+    else:
+        data: dict[str, str] = {}
+        for pair in args.data:
+            key, sep, value = pair.partition("=")
+            if not sep or not key:
+                raise _UsageError(f"--data {pair!r}: expected KEY=VALUE")
+            data[key] = value
+        uui = stream_uui(secret, sid=sid, handler=args.handler, data=data)
+    cause: int | None
+    if args.stop_cause.lower() == "none":
+        cause = None
+    elif args.stop_cause.isascii() and args.stop_cause.isdigit():
+        cause = int(args.stop_cause)
+    else:
+        raise _UsageError(f"--stop-cause {args.stop_cause!r}: a number, or 'none'")
+    fake = FakeStreamClient(uui=uui, sid=sid, caller=args.caller, realtime=not args.fast)
+    for kind, value in args.steps or []:
+        if kind == "wav":
+            try:
+                fake.audio(read_wav(value))
+            except (OSError, EOFError, ValueError, wave.Error) as exc:
+                raise _UsageError(f"--wav {value}: {exc}") from None
+        elif kind == "dtmf":
+            for key in value:
+                fake.dtmf(key)
+        else:
+            fake.pause(_seconds(value))
+    if args.hold > 0:
+        fake.pause(args.hold)
+    return fake.stop(cause)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise _UsageError(f"--pause {value!r}: expected seconds, e.g. 1.5") from None
+    if not 0 <= seconds <= 3600:
+        raise _UsageError(f"--pause {value!r}: between 0 and 3600 seconds")
+    return seconds
+
+
+def _show(result: FakeStreamResult, fake: FakeStreamClient, out: TextIO) -> int:
+    """Print what the bot sent; return the exit status it deserves."""
+    caller = len(fake.caller_audio) / 2 / SAMPLE_RATE
+    print(f"caller sent {caller:.2f} s of audio in {len(result.sent)} frames", file=out)
+    run: list[OutboundAudio] = []
+
+    def flush() -> None:
+        if run:
+            seconds = sum(len(m.pcm) for m in run) / 2 / SAMPLE_RATE
+            first, last = run[0].seqid, run[-1].seqid
+            span = first if len(run) == 1 else f"{first} .. {last}"
+            print(f"bot: audio x{len(run)} ({seconds:.2f} s, seqid {span})", file=out)
+            run.clear()
+
+    for message in result.received:
+        if isinstance(message, OutboundAudio):
+            run.append(message)
+            continue
+        flush()
+        if isinstance(message, ClearBuffer):
+            print("bot: clearBuffer", file=out)
+        elif isinstance(message, CallDisconnect):
+            print("bot: callDisconnect", file=out)
+        else:
+            print(f"bot: {type(message).__name__}", file=out)
+    flush()
+    seqids = result.seqids
+    total = len(result.audio) / 2 / SAMPLE_RATE
+    unique = "all unique" if len(set(seqids)) == len(seqids) else "REPEATED seqids"
+    print(f"bot sent {total:.2f} s of audio in {len(seqids)} packets ({unique})", file=out)
+    status = EXIT_OK
+    if len(set(seqids)) != len(seqids):
+        status = EXIT_FAILED
+    for frame in result.bad_frames:
+        shown = frame if isinstance(frame, str) else f"<{len(frame)} bytes>"
+        print(f"bot sent a frame that is not a stream message: {shown[:200]}", file=out)
+        status = EXIT_FAILED
+    code, reason = result.close_code, result.close_reason
+    if result.refused:
+        print(f"socket refused (close {code}): {reason}", file=out)
+        return EXIT_FAILED
+    if code is not None and code != 1000:
+        print(f"socket closed with {code}: {reason or '(no reason)'}", file=out)
+        return EXIT_FAILED
+    ended = "the bot hung up (callDisconnect)" if result.disconnected_by_bot else "stop sent"
+    print(f"stream over: {ended}", file=out)
+    return status
+
+
+def _send_http(
+    args: argparse.Namespace,
+    app: Any,
+    result: FakeStreamResult,
+    secret: str | None,
+    seconds: float,
+) -> tuple[int, str]:
+    params = result.http_params(status=args.status, duration=max(1, round(seconds)))
+    token: str | None = secret
+    if app is not None:
+        own = getattr(app, "secret", None)
+        token = own.primary if own is not None else None
+    if token:
+        params["kk_token"] = token
+    if app is not None:
+        from werkzeug.test import Client
+
+        response = Client(app).get("/", query_string=params)
+        return response.status_code, response.get_data(as_text=True)
+    sep = "&" if "?" in args.app else "?"
+    try:
+        with urllib.request.urlopen(f"{args.app}{sep}{urlencode(params)}", timeout=30) as r:
+            return int(r.status), r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+
+
+# -- stream-serve ------------------------------------------------------------------------------
+
+
+def add_stream_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """Register the arguments of ``kookoo stream-serve`` on ``parser``."""
+    parser.add_argument(
+        "bots",
+        metavar="BOTS",
+        help="module:attribute or path/to/file.py[:attribute] of a StreamBots (default "
+        "attribute: bots)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)"
+    )
+
+
+def load_bots(spec: str) -> StreamBots:
+    """The :class:`StreamBots` named by ``module:attribute`` or ``path/to/file.py[:attribute]``
+    (attribute default ``bots``, may be dotted); the current directory is importable.
+
+    Raises:
+        ValueError: it cannot be imported, or is not a ``StreamBots``.
+
+    >>> load_bots("examples.echo_bot").handlers.keys()
+    dict_keys(['echo'])
+    """
+    from kookoo.loading import _import_file
+
+    module_part, sep, attr = spec.partition(":")
+    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
+        found: object = _import_file(Path(module_part))
+    else:
+        if not module_part or not all(p.isidentifier() for p in module_part.split(".")):
+            raise ValueError(f"{spec!r} is not module:bots or path/to/file.py[:bots]")
+        if "" not in sys.path and str(Path.cwd()) not in sys.path:
+            sys.path.insert(0, str(Path.cwd()))
+        try:
+            found = importlib.import_module(module_part)
+        except ImportError as exc:
+            raise ValueError(f"cannot import {module_part!r}: {exc}") from exc
+    attr = attr if sep else "bots"
+    for name in attr.split("."):
+        try:
+            found = getattr(found, name)
+        except AttributeError:
+            raise ValueError(f"{module_part!r} has no attribute {attr!r}") from None
+    if not isinstance(found, StreamBots):
+        raise ValueError(f"{spec} is a {type(found).__name__}, not a StreamBots")
+    return found
+
+
+def stream_serve(args: argparse.Namespace) -> int:
+    """Run ``kookoo stream-serve`` until interrupted; return the exit status."""
+    try:
+        bots = load_bots(args.bots)
+    except ValueError as exc:
+        print(f"kookoo stream-serve: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        from kookoo.stream.server import run_server
+    except ImportError as exc:
+        print(
+            f"kookoo stream-serve: needs the websockets extra (pip install 'kookoo[websockets]'):"
+            f" {exc}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    run_server(bots, args.host, args.port)
+    return EXIT_OK
