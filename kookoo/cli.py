@@ -702,6 +702,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         args.port,
         app,
         use_reloader=not args.no_reload,
+        # The stat reloader behaves the same whether or not watchdog is installed (mkdocs
+        # brings it), and watches the target's file even while it does not import.
+        reloader_type="stat",
         request_handler=handler,
         extra_files=_target_files(args.target),
     )
