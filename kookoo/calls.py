@@ -24,6 +24,12 @@ from typing import Any, ClassVar
 
 from kookoo.phone import PhoneNumber
 
+_orjson: Any
+try:  # kookoo[fast]: the same JSON, ~20x faster to write and ~4x faster to read
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - the tests run both ways through monkeypatch
+    _orjson = None
+
 __all__ = ["HISTORY_LIMIT", "Call", "CallStateError", "HistoryEntry"]
 
 HISTORY_LIMIT = 200
@@ -75,6 +81,34 @@ class HistoryEntry:
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
+def _encode(payload: dict[str, Any]) -> str:
+    """Compact JSON of a checked payload: orjson when installed, else the standard library.
+
+    Both write the same values (orjson may spell a float differently, e.g. ``1e16`` for
+    ``1e+16``; it reads back equal). orjson refuses integers beyond 64 bits: those go to
+    the standard library.
+    """
+    if _orjson is not None:
+        try:
+            return str(_orjson.dumps(payload), "utf-8")
+        except TypeError:  # orjson.JSONEncodeError: an int beyond 64 bits
+            pass
+    return _ENCODE(payload)
+
+
+def _decode(data: str | bytes) -> Any:
+    """Parse a stored record: orjson when installed (falling back to the standard library
+    for what orjson refuses, such as integers beyond 64 bits), else the standard library."""
+    if _orjson is not None:
+        try:
+            return _orjson.loads(data)
+        except ValueError:
+            pass
+    return json.loads(data)
+
+
 _MAX_FAST_DEPTH = 32
 _SCALARS = (str, int, bool, type(None))
 
@@ -276,7 +310,7 @@ class Call:
         }
         if self.last_reply is not None:
             payload["last_reply"] = self.last_reply
-        return _ENCODE(payload)
+        return _encode(payload)
 
     @classmethod
     def from_json(cls, data: str | bytes, *, version: int) -> Call:
@@ -286,7 +320,7 @@ class Call:
             ValueError: ``data`` is not a call record this version of kookoo can read.
         """
         try:
-            raw = json.loads(data)
+            raw = _decode(data)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"stored call record is not JSON: {exc}") from exc
         if not isinstance(raw, Mapping) or raw.get("format") != _FORMAT:

@@ -266,6 +266,22 @@ class SQLiteStore(CallStore):
 
     # -- CallStore ---------------------------------------------------------------------------
 
+    recent_limit = 4096
+
+    def _is_current(self, call: Call) -> bool:
+        """One indexed version lookup (no JSON): is ``call`` still the stored version?"""
+        now = self.clock()
+        conn, generation = self._acquire()
+        broken = False
+        try:
+            row = conn.execute(_FOUND, (call.sid, now)).fetchone()
+        except sqlite3.Error as exc:
+            broken = True
+            raise self._unavailable(exc) from exc
+        finally:
+            self._release(conn, generation, broken)
+        return row is not None and row[0] == call.version
+
     def load(self, sid: str) -> Call | None:
         """Return the live call with this sid, or ``None``."""
         now = self.clock()
@@ -318,6 +334,7 @@ class SQLiteStore(CallStore):
 
     def delete(self, sid: str) -> None:
         """Remove the call with this sid, if any."""
+        self.forget(sid)
         conn, generation = self._acquire()
         broken = False
         try:
