@@ -428,4 +428,78 @@ def flow_cases() -> list[Case]:
 
         return run
 
-    return [Case("flow.last_step", f"kookoo, last request of a {FLOW_STEPS}-step flow", prepare)]
+    return [
+        Case("flow.last_step", f"kookoo, last request of a {FLOW_STEPS}-step flow", prepare),
+        _flow_kept_case(),
+    ]
+
+
+#: The step at which the kept-flow case starts timing, and how many steps it times per call.
+KEPT_FLOW_STEP = 200
+KEPT_STEPS_PER_CALL = 20
+
+
+def make_long_flow_app(store: MemoryStore) -> KooKoo:
+    """A flow that asks question after question (far more than any benchmark answers)."""
+    app = KooKoo("bench-long-flow", store=store)
+
+    @app.flow(apps.ROUTE)
+    def quiz(call: FlowCall) -> Generator[Step, Any, None]:
+        total = 0
+        for i in range(1_000_000):
+            answer = yield call.ask_digits(f"Question {i}: press a key", max_digits=1)
+            total += int(answer or 0)
+        yield call.hangup(f"Thank you. Your total is {total}.")
+
+    return app
+
+
+def _flow_kept_case() -> Case:
+    """A request at step 200-220 of a live flow whose last request this process served: the
+    worker resumes the generator it kept instead of replaying 200 journal steps.
+
+    One call is driven to step 200 once; each round's calls are copies of its stored record
+    under new sids, each warmed with one untimed request (that one replays), then timed for
+    :data:`KEPT_STEPS_PER_CALL` steps in a row.
+    """
+    store = MemoryStore()
+    app = make_long_flow_app(store)
+    sid = str(_reserve_sids(1))
+    template = new_call_environ(sid)
+    call_wsgi(app, template)
+
+    def dtmf(to: str | int) -> WSGIEnvironment:
+        return dict(template, QUERY_STRING=f"event=GotDTMF&sid={to}&data=2")
+
+    for _ in range(KEPT_FLOW_STEP - 1):
+        call_wsgi(app, dtmf(sid))
+    version, data, expires_at = store._records[sid]
+    body = call_wsgi(app, dtmf(sid))[1]
+    if f"Question {KEPT_FLOW_STEP}:".encode() not in body:
+        raise BadReply(f"the long flow answered {body[:200]!r}")
+
+    def prepare(n: int) -> Callable[[], object]:
+        calls = -(-n // KEPT_STEPS_PER_CALL)
+        first = _reserve_sids(calls)
+        for copy in range(first, first + calls):
+            store._records[str(copy)] = (
+                version,
+                data.replace(f'"sid":"{sid}"', f'"sid":"{copy}"', 1),
+                expires_at,
+            )
+            call_wsgi(app, dtmf(copy))  # replays once; from now on the worker holds the call
+        environs = [dtmf(first + i // KEPT_STEPS_PER_CALL) for i in range(n)]
+        start_response = _start_response
+
+        def run() -> None:
+            for environ in environs:
+                b"".join(app(environ.copy(), start_response))
+
+        return run
+
+    return Case(
+        "flow.kept_step_200",
+        f"kookoo, step {KEPT_FLOW_STEP}-{KEPT_FLOW_STEP + KEPT_STEPS_PER_CALL} of a live flow "
+        "(kept by the worker)",
+        prepare,
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -244,6 +245,11 @@ class Call:
         if not self.updated_at:
             self.updated_at = self.created_at
         self._trim_history()
+        # What to_json saw last time, so it only looks at what was added since (a long
+        # call or flow otherwise re-checks and re-converts hundreds of unchanged entries).
+        self._seen_history: tuple[HistoryEntry, ...] = ()
+        self._history_rows: list[list[Any]] = []
+        self._seen_steps: tuple[Any, ...] = ()
 
     @property
     def ended(self) -> bool:
@@ -287,7 +293,7 @@ class Call:
             raise CallStateError("state", type(self.state).__name__, "must be a dict")
         if not isinstance(self.journal, list):
             raise CallStateError("journal", type(self.journal).__name__, "must be a list")
-        if not (_is_plain_json(self.state, 0) and _is_plain_json(self.journal, 0)):
+        if not (_is_plain_json(self.state, 0) and self._journal_is_plain_json()):
             # The slow walk names the offending path; it raises unless the value only looked
             # unusual to the fast check (a str subclass, deep nesting) and is fine after all.
             seen: set[int] = set()
@@ -302,7 +308,7 @@ class Call:
             "called_national": None if self.called_number is None else self.called_number.national,
             "state": self.state,
             "step": self.step,
-            "history": [[entry.event, entry.at] for entry in self.history],
+            "history": self._rows_of_history(),
             "journal": self.journal,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
@@ -311,6 +317,54 @@ class Call:
         if self.last_reply is not None:
             payload["last_reply"] = self.last_reply
         return _encode(payload)
+
+    def _journal_is_plain_json(self) -> bool:
+        """:func:`_is_plain_json` for the journal; a flow's ``steps`` entries that the last
+        call checked (the very same objects, in order) are not walked again: only
+        :mod:`kookoo.flow` writes them, appending a new entry per answered step and never
+        changing one in place."""
+        journal = self.journal
+        if len(journal) != 1 or type(journal[0]) is not dict:
+            return _is_plain_json(journal, 0)
+        entry = journal[0]
+        steps = entry.get("steps")
+        if type(steps) is not list:
+            return _is_plain_json(journal, 0)
+        current = tuple(steps)
+        seen = self._seen_steps
+        count = len(seen)
+        if count and count <= len(current) and all(map(operator.is_, current, seen)):
+            new = current[count:]
+        else:
+            new = current
+        if not (
+            all(type(k) is str for k in entry)
+            and all(_is_plain_json(v, 1) for k, v in entry.items() if k != "steps")
+            and all(_is_plain_json(step, 2) for step in new)
+        ):
+            return False
+        self._seen_steps = current
+        return True
+
+    def _rows_of_history(self) -> list[list[Any]]:
+        """``history`` as ``[event, at]`` pairs; entries converted last time are reused
+        (entries are immutable; the same objects, in order, give the same rows)."""
+        current = tuple(self.history)
+        seen = self._seen_history
+        rows = self._history_rows
+        reused = None
+        # Usually one entry was appended since, and one dropped at HISTORY_LIMIT.
+        for dropped in (0, 1, 2):
+            kept = len(seen) - dropped
+            if 0 < kept <= len(current) and all(map(operator.is_, current, seen[dropped:])):
+                reused = rows[dropped:]
+                reused.extend([entry.event, entry.at] for entry in current[kept:])
+                break
+        if reused is None:
+            reused = [[entry.event, entry.at] for entry in current]
+        self._seen_history = current
+        self._history_rows = reused
+        return reused
 
     @classmethod
     def from_json(cls, data: str | bytes, *, version: int) -> Call:

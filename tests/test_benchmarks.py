@@ -178,13 +178,20 @@ def test_json_always_has_every_target(tmp_path: Path) -> None:
         "request_vs_flask_twilio",
         "builder_vs_lxml",
         "sqlite_state_overhead_us",
+        "memory_state_overhead_us",
         "served_vs_werkzeug",
+        "served_sqlite_cpu_overhead_us",
+        "sqlite_max_stall_ms",
+        "redis_round_trips_warm",
         "flow_last_step_ms",
+        "flow_step_200_ms",
     }
+    assert set(document["meta"]["targets_help"]) == set(document["targets"])
     for entry in document["targets"].values():
         assert set(entry) == {"value", "limit", "met"}
         assert isinstance(entry["met"], bool)
     assert isinstance(document["targets"]["flow_last_step_ms"]["value"], float)
+    assert isinstance(document["targets"]["flow_step_200_ms"]["value"], float)
     assert document["targets"]["request_vs_werkzeug"]["value"] == "not run"
 
 
