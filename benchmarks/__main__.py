@@ -23,7 +23,7 @@ from benchmarks import cases
 from benchmarks.report import TARGET_HELP, TARGET_LIMITS, Table, fmt_bytes, target
 from benchmarks.runner import Settings, Timing, measure_group
 
-PARTS = (1, 2, 3, 4, 5, 6)
+PARTS = (1, 2, 3, 4, 5, 6, 7)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
         "--parts",
         default=",".join(map(str, PARTS)),
         help="comma-separated parts to run (default: all): 1 builder, 2 request, "
-        "3 call state, 4 served, 5 flow, 6 memory",
+        "3 call state, 4 served, 5 flow, 6 memory, 7 SQLite at 1 k / 100 k (/ 1 M) calls",
     )
     return parser
 
@@ -242,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
         if 6 in parts:
             _memory(settings, workdir, results, table)
 
+        # 7. SQLite at scale
+        if 7 in parts:
+            _scale(args.quick, workdir, results, targets, table)
+
     # Every target key is always present, so a partial run still has the documented shape.
     for key, limit, at_most in TARGET_LIMITS:
         targets.setdefault(key, target("not run", limit, at_most=at_most))
@@ -316,6 +320,51 @@ def _served(
         f"kookoo req/s ÷ Werkzeug req/s = {value:.2f}; "
         + _verdict(targets["served_vs_werkzeug"], ">= 0.90")
     )
+
+    from benchmarks.served_state import served_state_cpu
+
+    state = served_state_cpu(workdir, rounds=settings.served_rounds, requests=3000)
+    results["served_state"] = state
+    targets["served_sqlite_cpu_overhead_us"] = target(
+        state["sqlite_cpu_overhead_us"], 60.0, at_most=True
+    )
+    cpu, p99 = state["median_cpu_us"], state["median_p99_ms"]
+    table.note(
+        f"server CPU per request (calls of NewCall + 4 GotDTMF, Python load, 4 connections): "
+        f"no state {cpu['none']:.0f} µs, SQLite {cpu['sqlite']:.0f} µs "
+        f"(+{state['sqlite_cpu_overhead_us']:.0f} µs; "
+        + _verdict(targets["served_sqlite_cpu_overhead_us"], "<= +60 µs")
+        + f"); p99 {p99['none']:.2f} ms vs {p99['sqlite']:.2f} ms"
+    )
+
+
+def _scale(
+    quick: bool,
+    workdir: Path,
+    results: dict[str, Any],
+    targets: dict[str, dict[str, Any]],
+    table: Table,
+) -> None:
+    from benchmarks import scale
+
+    sizes = [1_000, 100_000] if quick else [1_000, 100_000, 1_000_000]
+    seconds = 2.0 if quick else 5.0
+    rows = scale.scale_results(workdir, sizes, seconds)
+    results["scale"] = {"sizes": sizes, "seconds_per_mode": seconds, "runs": rows}
+    largest = [r for r in rows if r["size"] == sizes[-1] and r["housekeeping"] == "background"]
+    targets["sqlite_max_stall_ms"] = target(largest[0]["max_ms"], 5.0, at_most=True)
+    table.section(
+        f"7. SQLite at scale: saves of live calls for {seconds:g} s per row, clean-up due "
+        f"every {scale.CLEANUP_EVERY:g} s",
+        f"  {'calls':>9}  {'housekeeping':<12}{'saves':>8}{'median':>10}{'p99':>10}"
+        f"{'p99.9':>10}{'worst':>10}{'> 5 ms':>8}{'file/call':>11}",
+    )
+    for r in rows:
+        table.lines.append(
+            f"  {r['size']:>9,}  {r['housekeeping']:<12}{r['saves']:>8,}"
+            f"{r['median_us']:>8.1f}µs{r['p99_us']:>8.0f}µs{r['p999_us']:>8.0f}µs"
+            f"{r['max_ms']:>8.1f}ms{r['over_5ms']:>8}{r['file_bytes_per_call']:>9.0f} B"
+        )
 
 
 def _memory(settings: Settings, workdir: Path, results: dict[str, Any], table: Table) -> None:
