@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Sized
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import parse_qsl, urljoin
+from urllib.parse import urljoin
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -40,6 +40,7 @@ from kookoo.events import (
     Hangup,
     NewCall,
     parse_event,
+    parse_query,
 )
 from kookoo.parser import parse_response
 from kookoo.response import CollectDtmf, Response, ResponseParseError
@@ -407,7 +408,7 @@ class KooKoo(Scaffold):
             # Raw (not percent-encoded) UTF-8 reaches WSGI as latin-1, like PATH_INFO.
             query = query.encode("latin-1").decode("utf-8", "replace")
         # max_query_bytes already bounds this work.
-        pairs = parse_qsl(query, keep_blank_values=True)
+        pairs = parse_query(query)
         if len(pairs) > self.max_params:
             return self._too_many(pairs)
         params = ctx.params
