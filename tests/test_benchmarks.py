@@ -206,3 +206,15 @@ def test_target_direction() -> None:
 )
 def test_wrk_latency_units(text: str, ms: float) -> None:
     assert _wrk_ms(text) == pytest.approx(ms)
+
+
+def test_the_scale_part_fills_and_measures_a_small_store(tmp_path: Path) -> None:
+    from benchmarks import scale
+
+    path = tmp_path / "scale.sqlite3"
+    scale.fill(path, 50)
+    row = scale.measure_size(path, 50, mode="background", seconds=0.0)
+    assert row["saves"] >= 500
+    assert row["rows_after"] in range(45, 51)  # the 5 expired ones may be gone already
+    assert row["file_bytes_per_call"] > 0
+    assert set(row) >= {"median_us", "p99_us", "p999_us", "max_ms", "over_5ms"}
