@@ -151,3 +151,23 @@ def test_a_forked_child_starts_its_own_thread_and_keeps_the_parents_connections(
         assert store.load("parent") is not None
         assert store._maintenance is parent_thread
         assert parent_thread.is_alive()
+
+
+def test_a_large_wal_is_made_to_start_over(tmp_path: Path) -> None:
+    path = tmp_path / "calls.sqlite3"
+    with SQLiteStore(path, checkpoint_interval=3600) as store:
+        store.wal_restart_frames = 50
+        for i in range(200):
+            store.save(Call(f"c{i}", state={"pad": "x" * 500}))
+        grown = _wal_bytes(path)
+        assert grown > 200 * 1024
+        store.maintain()
+        store.save(Call("after"))  # this writer starts the WAL from the top
+        conn, generation = store._acquire()
+        try:
+            frames = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+        finally:
+            store._release(conn, generation)
+        assert frames < 10
+        assert store.load("c150") is not None
+        assert store.load("after") is not None

@@ -136,6 +136,14 @@ class SQLiteStore(CallStore):
     expire_chunk = 32
     """Rows the background clean-up deletes per write transaction (each holds the write lock
     for well under a millisecond)."""
+    wal_busy_frames = 1000
+    """WAL size (4 KB frames) past which the background thread checkpoints every 50 ms
+    instead of every ``checkpoint_interval``, so one finishes between two writes and the
+    WAL starts over."""
+    wal_restart_frames = 16000
+    """WAL size (4 KB frames, ~64 MB) past which the background checkpoint forces the WAL to
+    start over (a RESTART checkpoint, which briefly holds writers off), so it cannot grow
+    without bound under steady load."""
     expire_pause = 0.005
     """Seconds the background clean-up rests between two chunks, so a request waiting for
     the write lock gets it first (SQLite's busy handler polls at 1, 2, 5 ms...: a clean-up
@@ -245,6 +253,8 @@ class SQLiteStore(CallStore):
             if self.background:
                 # The background thread checkpoints; a commit never does it for a request.
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
+                # When the WAL starts over, its file is cut back to this size (bytes).
+                conn.execute("PRAGMA journal_size_limit = 16777216")
             conn.execute(_WRITE_PROBE)
         except sqlite3.Error as exc:
             conn.close()
@@ -420,16 +430,30 @@ class SQLiteStore(CallStore):
         conn, generation = self._acquire()
         broken = False
         try:
-            return self._checkpoint(conn), self._expire_in_chunks(conn, when)
+            return self._checkpoint(conn)[1], self._expire_in_chunks(conn, when)
         except sqlite3.Error as exc:
             broken = True
             raise self._unavailable(exc) from exc
         finally:
             self._release(conn, generation, broken)
 
-    def _checkpoint(self, conn: sqlite3.Connection) -> int:
+    def _checkpoint(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """A passive checkpoint; (frames in the WAL, frames copied)."""
         row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        return int(row[2]) if row is not None and row[2] > 0 else 0
+        frames = int(row[1]) if row is not None and row[1] > 0 else 0
+        copied = int(row[2]) if row is not None and row[2] > 0 else 0
+        if frames >= self.wal_restart_frames:
+            # The WAL starts over when a writer finds it fully copied; under load so steady
+            # that no passive checkpoint ever finishes between two writes, it would grow
+            # without end. The last resort, RESTART, holds new writers off while it waits
+            # (busy timeout 20 ms) and copies what the passive one left: measured here, the
+            # writer that waits for it can wait ~80 ms (SQLite's busy handler backs off).
+            conn.execute("PRAGMA busy_timeout = 20")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        return frames, copied
 
     def _expire_in_chunks(
         self, conn: sqlite3.Connection, now: float, stop: threading.Event | None = None
@@ -493,7 +517,8 @@ class _Maintenance(threading.Thread):
     def run(self) -> None:
         conn: sqlite3.Connection | None = None
         try:
-            while not self._stop_event.wait(self._interval):
+            wait = self._interval
+            while not self._stop_event.wait(wait):
                 store = self._store()
                 if store is None or os.getpid() != self.pid:
                     return
@@ -502,7 +527,9 @@ class _Maintenance(threading.Thread):
                         conn = store._open()
                         with store._lock:
                             store._thread_conns.append(conn)
-                    store._checkpoint(conn)
+                    frames = store._checkpoint(conn)[0]
+                    busy = frames >= store.wal_busy_frames
+                    wait = min(self._interval, 0.05) if busy else self._interval
                     now = store.clock()
                     if now >= self._next_cleanup:
                         self._next_cleanup = now + store.cleanup_interval
