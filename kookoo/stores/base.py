@@ -153,7 +153,7 @@ class CallStore(abc.ABC):
 
     recent_limit: int = 0
     """How many calls :meth:`remember` keeps per process (0: none, the default for stores
-    that do not opt in). Kookoo's stores keep 4096."""
+    that do not opt in). Kookoo's stores keep 1024."""
 
     def remember(self, call: Call) -> None:
         """Keep ``call`` (just saved by this process, at its current version) for

@@ -57,7 +57,7 @@ class MemoryStore(CallStore):
         self._next_cleanup = clock() + cleanup_interval
         self.name = f"MemoryStore of process {os.getpid()}"
 
-    recent_limit = 4096
+    recent_limit = 1024
 
     def _is_current(self, call: Call) -> bool:
         record = self._records.get(call.sid)

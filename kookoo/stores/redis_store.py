@@ -196,7 +196,7 @@ class RedisStore(CallStore):
                 self.name,
             )
 
-    recent_limit = 4096
+    recent_limit = 1024
 
     def key(self, sid: str) -> str:
         """The Redis key holding the call with this sid."""

@@ -312,7 +312,7 @@ class SQLiteStore(CallStore):
 
     # -- CallStore ---------------------------------------------------------------------------
 
-    recent_limit = 4096
+    recent_limit = 1024
 
     def _is_current(self, call: Call) -> bool:
         """One indexed version lookup (no JSON): is ``call`` still the stored version?"""
