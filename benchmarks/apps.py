@@ -23,7 +23,7 @@ from lxml import etree
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response as HTTPResponse
 
-from kookoo import Call, KooKoo, NewCall, Response
+from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
 from kookoo.stores import CallStore
 
 if TYPE_CHECKING:
@@ -122,6 +122,10 @@ def make_kookoo_app(secret: str | None = None) -> KooKoo:
     def welcome(event: NewCall) -> Response:
         return build_kookoo(event.sid)
 
+    @app.on_dtmf(route=ROUTE)
+    def choice(event: GotDTMF) -> Response:
+        return build_kookoo(event.sid)
+
     return app
 
 
@@ -135,6 +139,11 @@ def make_kookoo_state_app(store: CallStore | None) -> KooKoo:
     @app.on_new_call(route=ROUTE)
     def welcome(event: NewCall, call: Call) -> Response:
         call.state["menu"] = "main"
+        return build_kookoo(event.sid)
+
+    @app.on_dtmf(route=ROUTE)
+    def choice(event: GotDTMF, call: Call) -> Response:
+        call.state["choice"] = event.digits
         return build_kookoo(event.sid)
 
     return app

@@ -206,6 +206,57 @@ def request_cases() -> list[Case]:
 
 # -- part 3: call state -------------------------------------------------------------------------
 
+#: GotDTMF requests per call in the warm state cases (a call of a few menu levels).
+DTMF_PER_CALL = 10
+
+
+def _dtmf_case(
+    key: str, label: str, app: WSGIApplication, check: Callable[[str, bytes], bool]
+) -> Case:
+    """GotDTMF on a live call whose last request this process served (the worker holds it).
+
+    Each call is started with an untimed NewCall; then every timed request is a GotDTMF,
+    :data:`DTMF_PER_CALL` in a row per call, so the call's record stays a realistic size.
+    """
+    template = new_call_environ("SID")
+    head, tail = template["QUERY_STRING"].split("SID")
+
+    def environ_for(sid: int) -> WSGIEnvironment:
+        return dict(template, QUERY_STRING=f"event=GotDTMF&sid={sid}&data=2")
+
+    sid = _reserve_sids(1)
+    call_wsgi(app, dict(template, QUERY_STRING=f"{head}{sid}{tail}"))
+    status, body = call_wsgi(app, environ_for(sid))
+    if status != "200 OK" or not check(str(sid), body):
+        raise BadReply(f"{label} answered {status} {body[:200]!r}")
+
+    store = getattr(app, "store_if_created", None)
+
+    def prepare(n: int) -> Callable[[], object]:
+        calls = -(-n // DTMF_PER_CALL)
+        if store is not None and store.recent_limit:
+            # Every call of the round was started before timing: the process holds them all
+            # (as a worker holds its live calls), not just the last 1024 started.
+            store.recent_limit = max(store.recent_limit, calls + 16)
+        first = _reserve_sids(calls)
+        for sid in range(first, first + calls):
+            call_wsgi(app, dict(template, QUERY_STRING=f"{head}{sid}{tail}"))
+        environs = [environ_for(first + i // DTMF_PER_CALL) for i in range(n)]
+        start_response = _start_response
+
+        def run() -> None:
+            for environ in environs:
+                result = app(environ.copy(), start_response)
+                b"".join(result)
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            _STATUS.clear()
+
+        return run
+
+    return Case(key, label, prepare)
+
 
 def _ping_case(url: str, stack: ExitStack) -> Case:
     import redis
@@ -226,11 +277,14 @@ def _ping_case(url: str, stack: ExitStack) -> Case:
     return Case("state.redis_ping", "one Redis round trip (PING)", prepare)
 
 
-def state_cases(stack: ExitStack, workdir: Path) -> tuple[list[Case], dict[str, str]]:
+def state_cases(
+    stack: ExitStack, workdir: Path, round_trips: dict[str, float] | None = None
+) -> tuple[list[Case], dict[str, str]]:
     """kookoo without state, then with MemoryStore, SQLiteStore and RedisStore.
 
     Resources (the SQLite file, redis-server) are released by ``stack``.  Returns the cases and
-    the ones skipped, by key, with the reason.
+    the ones skipped, by key, with the reason; ``round_trips`` gets Redis commands per GotDTMF
+    (``"cold"``, ``"warm"``) when Redis runs.
     """
     skipped: dict[str, str] = {}
     sqlite = SQLiteStore(workdir / "state.sqlite3")
@@ -246,6 +300,19 @@ def state_cases(stack: ExitStack, workdir: Path) -> tuple[list[Case], dict[str, 
         _request_case(
             "state.sqlite",
             "kookoo + SQLiteStore",
+            apps.make_kookoo_state_app(sqlite),
+            _is_kookoo_menu,
+        ),
+        _dtmf_case("state.dtmf_none", "GotDTMF, no state", apps.kookoo_app, _is_kookoo_menu),
+        _dtmf_case(
+            "state.dtmf_memory",
+            "GotDTMF + MemoryStore",
+            apps.make_kookoo_state_app(MemoryStore()),
+            _is_kookoo_menu,
+        ),
+        _dtmf_case(
+            "state.dtmf_sqlite",
+            "GotDTMF + SQLiteStore",
             apps.make_kookoo_state_app(sqlite),
             _is_kookoo_menu,
         ),
@@ -267,10 +334,54 @@ def state_cases(stack: ExitStack, workdir: Path) -> tuple[list[Case], dict[str, 
                     _is_kookoo_menu,
                 )
             )
+            redis_app = apps.make_kookoo_state_app(store)
+            cases.append(
+                _dtmf_case("state.dtmf_redis", "GotDTMF + RedisStore", redis_app, _is_kookoo_menu)
+            )
+            if round_trips is not None:
+                cold, warm = count_round_trips(redis_app, store.client)
+                round_trips.update(cold=cold, warm=warm)
             cases.append(_ping_case(url, stack))
     if reason is not None:
         skipped["state.redis"] = reason
     return cases, skipped
+
+
+def count_round_trips(app: WSGIApplication, client: Any, requests: int = 20) -> tuple[float, float]:
+    """Commands ``client`` sends per request: (cold GotDTMF, warm GotDTMF).
+
+    Warm: this process served the call's previous request.  Cold: the call's last save came
+    from elsewhere (here: the process's cache of recent calls is emptied first).
+    """
+    sent = [0]
+    execute = client.execute_command
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        sent[0] += 1
+        return execute(*args, **kwargs)
+
+    template = new_call_environ("SID")
+    head, tail = template["QUERY_STRING"].split("SID")
+    first = _reserve_sids(requests)
+    sids = range(first, first + requests)
+    for sid in sids:
+        call_wsgi(app, dict(template, QUERY_STRING=f"{head}{sid}{tail}"))
+    dtmf = [dict(template, QUERY_STRING=f"event=GotDTMF&sid={sid}&data=2") for sid in sids]
+    store = getattr(app, "store", None)
+    client.execute_command = counting
+    try:
+        for environ in dtmf:
+            call_wsgi(app, dict(environ))
+        warm = sent[0] / requests
+        sent[0] = 0
+        for environ in dtmf:
+            if store is not None:
+                store.forget()
+            call_wsgi(app, dict(environ))
+        cold = sent[0] / requests
+    finally:
+        del client.execute_command
+    return cold, warm
 
 
 def _redis_unavailable() -> str | None:
@@ -336,4 +447,78 @@ def flow_cases() -> list[Case]:
 
         return run
 
-    return [Case("flow.last_step", f"kookoo, last request of a {FLOW_STEPS}-step flow", prepare)]
+    return [
+        Case("flow.last_step", f"kookoo, last request of a {FLOW_STEPS}-step flow", prepare),
+        _flow_kept_case(),
+    ]
+
+
+#: The step at which the kept-flow case starts timing, and how many steps it times per call.
+KEPT_FLOW_STEP = 200
+KEPT_STEPS_PER_CALL = 20
+
+
+def make_long_flow_app(store: MemoryStore) -> KooKoo:
+    """A flow that asks question after question (far more than any benchmark answers)."""
+    app = KooKoo("bench-long-flow", store=store)
+
+    @app.flow(apps.ROUTE)
+    def quiz(call: FlowCall) -> Generator[Step, Any, None]:
+        total = 0
+        for i in range(1_000_000):
+            answer = yield call.ask_digits(f"Question {i}: press a key", max_digits=1)
+            total += int(answer or 0)
+        yield call.hangup(f"Thank you. Your total is {total}.")
+
+    return app
+
+
+def _flow_kept_case() -> Case:
+    """A request at step 200-220 of a live flow whose last request this process served: the
+    worker resumes the generator it kept instead of replaying 200 journal steps.
+
+    One call is driven to step 200 once; each round's calls are copies of its stored record
+    under new sids, each warmed with one untimed request (that one replays), then timed for
+    :data:`KEPT_STEPS_PER_CALL` steps in a row.
+    """
+    store = MemoryStore()
+    app = make_long_flow_app(store)
+    sid = str(_reserve_sids(1))
+    template = new_call_environ(sid)
+    call_wsgi(app, template)
+
+    def dtmf(to: str | int) -> WSGIEnvironment:
+        return dict(template, QUERY_STRING=f"event=GotDTMF&sid={to}&data=2")
+
+    for _ in range(KEPT_FLOW_STEP - 1):
+        call_wsgi(app, dtmf(sid))
+    version, data, expires_at = store._records[sid]
+    body = call_wsgi(app, dtmf(sid))[1]
+    if f"Question {KEPT_FLOW_STEP}:".encode() not in body:
+        raise BadReply(f"the long flow answered {body[:200]!r}")
+
+    def prepare(n: int) -> Callable[[], object]:
+        calls = -(-n // KEPT_STEPS_PER_CALL)
+        first = _reserve_sids(calls)
+        for copy in range(first, first + calls):
+            store._records[str(copy)] = (
+                version,
+                data.replace(f'"sid":"{sid}"', f'"sid":"{copy}"', 1),
+                expires_at,
+            )
+            call_wsgi(app, dtmf(copy))  # replays once; from now on the worker holds the call
+        environs = [dtmf(first + i // KEPT_STEPS_PER_CALL) for i in range(n)]
+        start_response = _start_response
+
+        def run() -> None:
+            for environ in environs:
+                b"".join(app(environ.copy(), start_response))
+
+        return run
+
+    return Case(
+        "flow.kept_step_200",
+        f"kookoo, step {KEPT_FLOW_STEP}-{KEPT_FLOW_STEP + KEPT_STEPS_PER_CALL} of a live flow "
+        "(kept by the worker)",
+        prepare,
+    )

@@ -9,7 +9,7 @@ from typing import Any
 from benchmarks.runner import Timing
 from benchmarks.served import ServedResult
 
-__all__ = ["TARGET_HELP", "Table", "fmt_bytes", "fmt_ns", "target"]
+__all__ = ["TARGET_HELP", "TARGET_LIMITS", "Table", "fmt_bytes", "fmt_ns", "target"]
 
 #: What each target compares; ``met`` is ``value <= limit`` or ``value >= limit`` as stated.
 TARGET_HELP = {
@@ -20,12 +20,42 @@ TARGET_HELP = {
     "builder_vs_lxml": "kookoo builder time / raw lxml time, same document, validation on; met "
     "when value <= limit",
     "sqlite_state_overhead_us": "kookoo + SQLiteStore minus kookoo without state, microseconds "
-    "per request; met when value <= limit",
+    "per GotDTMF of a live call this process served last, in-process; met when value <= limit",
+    "memory_state_overhead_us": "kookoo + MemoryStore minus kookoo without state, microseconds "
+    "per GotDTMF of a live call this process served last, in-process; met when value <= limit",
+    "served_sqlite_cpu_overhead_us": "server CPU (user + system, all gunicorn -w 2 processes) "
+    "per GotDTMF with SQLiteStore minus without state, microseconds; met when value <= limit",
+    "sqlite_max_stall_ms": "longest a save waits on expiry clean-up or a WAL checkpoint at the "
+    "run's largest SQLite store (100 k calls with --quick, 1 M otherwise), milliseconds; met "
+    "when value <= limit",
+    "redis_round_trips_warm": "Redis commands per GotDTMF of a live call this process served "
+    "last; met when value <= limit",
+    "flow_step_200_ms": "milliseconds per request at steps 200-220 of a live flow the worker "
+    "keeps, in-process, MemoryStore; met when value <= limit",
     "served_vs_werkzeug": "kookoo requests/s / hand-written Werkzeug app requests/s under "
     "gunicorn -w 2; met when value >= limit",
     "flow_last_step_ms": "milliseconds for the last request of a 50-step flow, in-process; met "
     "when value <= limit",
+    "secret_overhead_us": "kookoo with a shared secret checked minus kookoo without one, "
+    "microseconds per in-process request; met when value <= limit",
 }
+
+
+#: Every target key with its limit and direction (``True``: met at or below the limit).
+TARGET_LIMITS: tuple[tuple[str, float, bool], ...] = (
+    ("request_vs_werkzeug", 1.2, True),
+    ("request_vs_flask_twilio", 3.5, False),
+    ("builder_vs_lxml", 1.25, True),
+    ("sqlite_state_overhead_us", 25.0, True),
+    ("memory_state_overhead_us", 15.0, True),
+    ("served_vs_werkzeug", 0.9, False),
+    ("served_sqlite_cpu_overhead_us", 60.0, True),
+    ("sqlite_max_stall_ms", 5.0, True),
+    ("redis_round_trips_warm", 1.0, True),
+    ("flow_last_step_ms", 1.0, True),
+    ("flow_step_200_ms", 0.15, True),
+    ("secret_overhead_us", 3.0, True),
+)
 
 
 def target(value: float | str, limit: float, *, at_most: bool) -> dict[str, Any]:

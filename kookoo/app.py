@@ -27,7 +27,6 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -55,6 +54,7 @@ from kookoo.events import (
     NewCall,
     Stream,
     parse_event,
+    parse_query,
 )
 from kookoo.limits import LiveCallLimit, is_reserved_sid
 from kookoo.logs import REQUEST_LINE, request_fields
@@ -496,7 +496,7 @@ class KooKoo(Scaffold):
             # Raw (not percent-encoded) UTF-8 reaches WSGI as latin-1, like PATH_INFO.
             query = query.encode("latin-1").decode("utf-8", "replace")
         # max_query_bytes already bounds this work.
-        pairs = parse_qsl(query, keep_blank_values=True)
+        pairs = parse_query(query)
         if len(pairs) > self.max_params:
             return self._too_many(pairs)
         params = ctx.params

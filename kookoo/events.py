@@ -57,7 +57,31 @@ __all__ = [
     "Stream",
     "UnknownEvent",
     "parse_event",
+    "parse_query",
 ]
+
+
+def parse_query(query: str) -> list[tuple[str, str]]:
+    """A query string's ``(name, value)`` pairs, in order: exactly what
+    ``urllib.parse.parse_qsl(query, keep_blank_values=True)`` returns, without unquoting the
+    (usual) fields that hold no ``%`` or ``+``.
+
+    >>> parse_query("event=NewCall&cid=%2B9198&x&data=a+b")
+    [('event', 'NewCall'), ('cid', '+9198'), ('x', ''), ('data', 'a b')]
+    """
+    pairs: list[tuple[str, str]] = []
+    append = pairs.append
+    for field_ in query.split("&"):
+        if not field_:
+            continue
+        name, _, value = field_.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote(name.replace("+", " "))
+        if "%" in value or "+" in value:
+            value = unquote(value.replace("+", " "))
+        append((name, value))
+    return pairs
+
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 """India Standard Time; a fixed offset is exact (India has no daylight saving), no tzdata needed."""
@@ -683,9 +707,23 @@ def _has_callback_field(raw: Mapping[str, str]) -> bool:
     return any(raw.get(key, "").strip() for key in CALL_STATUS_FIELDS)
 
 
+# Parsed numbers by their text: the called DID repeats on every call, a caller on each of
+# their calls. PhoneNumber is immutable, so sharing one is safe; the cache is emptied when full.
+_PHONES: dict[str, PhoneNumber] = {}
+_PHONES_MAX = 4096
+
+
 def _phone(params: Mapping[str, str], key: str) -> PhoneNumber | None:
     value = params.get(key, "").strip()
-    return PhoneNumber.parse(value) if value else None
+    if not value:
+        return None
+    number = _PHONES.get(value)
+    if number is None:
+        number = PhoneNumber.parse(value)
+        if len(_PHONES) >= _PHONES_MAX:
+            _PHONES.clear()
+        _PHONES[value] = number
+    return number
 
 
 def _caller(params: Mapping[str, str]) -> PhoneNumber | None:

@@ -25,10 +25,22 @@ Rules that follow from replay:
   naming the step, and the caller hears the app's fallback prompt.
 - A hangup at any point closes the generator (its ``finally`` blocks run) and calls the
   ``on_hangup`` hook with the answers collected so far.
-- Between requests the suspended generator is closed too, so Python runs its ``finally``
-  blocks then as well.  While it is being put away, :meth:`FlowCall.once` does nothing and
-  :attr:`FlowCall.suspending` is true, so cleanup written as ``finally: call.once(cleanup)``
-  runs exactly once, when the flow really ends.
+- Between requests the suspended generator is put away: kept in a bounded cache of this
+  worker process (:data:`LIVE_FLOWS_PER_PROCESS`), or closed, so Python runs its
+  ``finally`` blocks (when it is closed, or dropped from the cache later).  While it is being
+  put away, :meth:`FlowCall.once` does nothing and :attr:`FlowCall.suspending` is true, so
+  cleanup written as ``finally: call.once(cleanup)`` runs exactly once, when the flow really
+  ends.
+
+When the next request of a call reaches the worker that served its last one (the idea behind
+Temporal's sticky workflow cache), the kept generator resumes where it stopped instead of
+replaying the journal; this needs the call exactly as that request saved it: the same call
+object from the store's cache of this process (:meth:`~kookoo.stores.CallStore.recall`, which
+a compare-and-set on save guards), at the next version, with the journal's pending step,
+steps, ``once`` results and ``started`` intents unchanged, and an event the pending step
+asked for.  Anything else (another worker's save, a retry after a checkpoint, an unexpected
+event, a repeated NewCall) replays as described above.  Both ways give the same replies and
+journals.
 
 Multi-request helpers (:meth:`FlowCall.ask`, :meth:`FlowCall.menu`, :meth:`FlowCall.confirm`) are
 generators themselves: use them with ``yield from``.  A sub-flow is any generator function that
@@ -38,6 +50,7 @@ takes the ``call``: ``result = yield from other_flow(call)``.
 from __future__ import annotations
 
 import logging
+import threading
 import zlib
 from collections.abc import Callable, Container, Generator, Mapping
 from dataclasses import dataclass
@@ -69,6 +82,7 @@ from kookoo.session import CallSession
 logger = logging.getLogger("kookoo")
 
 __all__ = [
+    "LIVE_FLOWS_PER_PROCESS",
     "DialOutcome",
     "FlowCall",
     "FlowFunction",
@@ -104,6 +118,10 @@ class FlowMismatchError(Exception):
 
 # journal["pending"] while a request runs the flow past an answered step (see checkpoint).
 _IN_PROGRESS = "*"
+
+LIVE_FLOWS_PER_PROCESS = 1024
+"""How many suspended flow generators one worker process keeps per flow, to resume them
+instead of replaying (0: always replay). The least recently used is closed beyond that."""
 
 
 class _CallOver(Exception):
@@ -522,6 +540,39 @@ class FlowCall:
         return (yield from self.menu(prompt, {yes: True, no: False}, attempts=attempts, lang=lang))
 
 
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """What a suspended flow waits for: the event, the step's signature and name."""
+
+    expects: type[Event]
+    signature: str
+    name: str | None
+
+
+@dataclass(slots=True)
+class _Suspended:
+    """A flow generator kept between two requests of its call, and what it was kept with."""
+
+    gen: Generator[Any, Any, Any]
+    flow_call: FlowCall
+    call: Call
+    journal: dict[str, Any]
+    state: dict[str, Any]
+    version: int
+    pending: _Pending
+    steps: int
+    once: int
+    started: tuple[int, ...]
+
+    def close(self) -> None:
+        """Put the generator away for good (its finally blocks see ``suspending``)."""
+        self.flow_call.suspending = True
+        try:
+            self.gen.close()
+        except Exception:  # a finally block that fails while the flow is only put away
+            logger.exception("sid=%s flow could not be closed", self.flow_call.sid or "-")
+
+
 def _with_sid(step: Step, sid: str) -> Step:
     """The step as the reply, carrying the call's sid (a step made as ``Step()`` has none)."""
     if sid and step.sid is None:
@@ -564,24 +615,38 @@ class _FlowRunner:
         self.route = route
         self.on_hangup = on_hangup
         self.__qualname__ = getattr(func, "__qualname__", "flow")
+        # sid -> the suspended generator of that call's last request in this process.
+        self._kept: dict[str, _Suspended] = {}
+        self._lock = threading.Lock()
 
     def __call__(
         self, event: Event, call: Call, session: CallSession | None = None
     ) -> Response | None:
         journal = self._journal(event, call)
-        flow_call = FlowCall(call, journal, session.checkpoint if session is not None else None)
-        gen = self.func(flow_call)
-        if not isinstance(gen, Generator):
-            raise TypeError(f"flow {self.__qualname__} must be a generator function (use yield)")
-        if isinstance(event, NewCall) and event.is_test_ping:
+        checkpoint = session.checkpoint if session is not None else None
+        kept = self._resume(event, call, journal)
+        if kept is not None:
+            gen, flow_call, pending = kept.gen, kept.flow_call, kept.pending
+            flow_call._checkpoint = checkpoint
+        else:
+            flow_call = FlowCall(call, journal, checkpoint)
+            gen = self.func(flow_call)
+            pending = None
+            if not isinstance(gen, Generator):
+                raise TypeError(
+                    f"flow {self.__qualname__} must be a generator function (use yield)"
+                )
+        ping = isinstance(event, NewCall) and event.is_test_ping
+        if ping:
             # The portal's probe: show the first step, with no side effects (no real call).
             flow_call.suspending = True
+        keep: Step | None = None
         try:
             if isinstance(event, Hangup):
-                self._hang_up(gen, journal, flow_call)
+                self._hang_up(gen, journal, flow_call, replayed=kept is not None)
                 return None
             try:
-                step = self._advance(gen, event, journal, flow_call)
+                step = self._advance(gen, event, journal, flow_call, pending)
             except _CallOver:
                 self._hang_up(gen, journal, flow_call, replayed=True)
                 return None
@@ -597,12 +662,94 @@ class _FlowRunner:
                 call.journal[:] = []
                 return _with_sid(step, call.sid)
             journal["pending"] = step.signature
+            if not ping and call.sid:
+                keep = step
             return _with_sid(step, call.sid)
         finally:
-            # The generator is put away at the end of every request (the next one replays
-            # it); its finally blocks run now and see `suspending`, so call.once is inert.
+            if keep is not None:
+                self._suspend(call, journal, gen, flow_call, keep)
+            else:
+                # The generator is put away (the next request replays it); its finally
+                # blocks run now and see `suspending`, so call.once is inert.
+                flow_call.suspending = True
+                gen.close()
+
+    # -- the cache of suspended generators (sticky resume) ----------------------------------
+
+    def _suspend(
+        self,
+        call: Call,
+        journal: dict[str, Any],
+        gen: Generator[Any, Any, Any],
+        flow_call: FlowCall,
+        step: Step,
+    ) -> None:
+        """Keep ``gen`` (waiting at ``step``) for the call's next request in this process."""
+        limit = LIVE_FLOWS_PER_PROCESS
+        if limit <= 0:
             flow_call.suspending = True
             gen.close()
+            return
+        flow_call._checkpoint = None  # the session is over; a resumed flow gets the next one
+        entry = _Suspended(
+            gen=gen,
+            flow_call=flow_call,
+            call=call,
+            journal=journal,
+            state=call.state,
+            # The save that ends this request adds one (a checkpoint already counted).
+            version=call.version + 1,
+            pending=_Pending(step.expects, journal["pending"], step.name),
+            steps=len(journal["steps"]),
+            once=len(journal["once"]),
+            started=tuple(journal.get("started", ())),
+        )
+        evicted: list[_Suspended] = []
+        with self._lock:
+            old = self._kept.pop(call.sid, None)
+            if old is not None:
+                evicted.append(old)
+            self._kept[call.sid] = entry
+            while len(self._kept) > limit:
+                evicted.append(self._kept.pop(next(iter(self._kept))))
+        for dropped in evicted:
+            dropped.close()
+
+    def _resume(self, event: Event, call: Call, journal: dict[str, Any]) -> _Suspended | None:
+        """The kept generator for this request, when resuming it is exactly what replaying
+        the journal would do; else ``None`` (a kept one that does not fit is closed)."""
+        if not self._kept:
+            return None
+        with self._lock:
+            entry = self._kept.pop(call.sid, None)
+        if entry is None:
+            return None
+        pending = entry.pending
+        if (
+            entry.call is call  # the object this process saved (see CallStore.recall) ...
+            and call.version == entry.version  # ... and its save went through
+            and call.journal
+            and call.journal[0] is journal is entry.journal
+            and call.state is entry.state
+            and not journal.get("done")
+            and journal["pending"] == pending.signature
+            and len(journal["steps"]) == entry.steps
+            and len(journal["once"]) == entry.once
+            and tuple(journal.get("started", ())) == entry.started
+            and isinstance(event, (Hangup, pending.expects))
+            and not isinstance(event, NewCall)
+        ):
+            return entry
+        entry.close()
+        return None
+
+    def forget(self) -> None:
+        """Close every kept generator (their finally blocks run with ``suspending``)."""
+        with self._lock:
+            kept = list(self._kept.values())
+            self._kept.clear()
+        for entry in kept:
+            entry.close()
 
     def _advance(
         self,
@@ -610,9 +757,21 @@ class _FlowRunner:
         event: Event,
         journal: dict[str, Any],
         flow_call: FlowCall,
+        pending: _Pending | None = None,
     ) -> Step | None:
-        """Replay, feed ``event`` to the pending step, and return the next step (None: done)."""
+        """Replay (unless ``pending``: ``gen`` waits at that step already), feed ``event`` to
+        the pending step, and return the next step (None: done)."""
         try:
+            if pending is not None:
+                # A kept generator: the event is the one its pending step asked for.
+                result = _result_of(event)
+                journal["steps"].append([pending.signature, result])
+                journal["pending"] = _IN_PROGRESS
+                typed = _typed(pending.expects.__name__, result)
+                if pending.name:
+                    flow_call.answers[pending.name] = typed
+                step = gen.send(typed)
+                return self._checked(step)
             resumed = journal["pending"] == _IN_PROGRESS
             step = self._replay(gen, journal, flow_call)
             if resumed:
@@ -653,6 +812,9 @@ class _FlowRunner:
             journal["pending"] = None
             journal["done"] = True
             return None
+        return self._checked(step)
+
+    def _checked(self, step: object) -> Step:
         if not isinstance(step, Step):
             raise TypeError(
                 f"flow {self.__qualname__} yielded {type(step).__name__}; yield a step such as "

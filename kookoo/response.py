@@ -110,7 +110,10 @@ class Prompts(Node):
                 voice name such as ``"Aditi"`` (Ozonetel's sample); other values are written
                 as given and lint warns about them (KK113).
         """
-        self._add(_PLAYTEXT, text, (lang, speed, quality, engine))
+        if lang is None and speed is None and quality is None and engine is None:
+            self._add_text(_PLAYTEXT, text)
+        else:
+            self._add(_PLAYTEXT, text, (lang, speed, quality, engine))
         return self
 
     def play_audio(self, url: str) -> Self:
@@ -120,7 +123,7 @@ class Prompts(Node):
         against the request's URL when the reply is sent.  A scheme-relative ``//host/...``
         is refused (:class:`XMLValueError`): it would be resolved to another host.
         """
-        self._add(_PLAYAUDIO, url)
+        self._add_text(_PLAYAUDIO, url)
         return self
 
 

@@ -13,6 +13,13 @@ that
 The snapshot is the stored record itself: :meth:`~CallSession.restore` reads it again, so the
 hot path pays nothing for a rollback it almost never needs.
 
+After a successful save the session hands the call to the store's per-process cache
+(:meth:`~kookoo.stores.CallStore.remember`); the call's next request in the same process takes
+it back (:meth:`~kookoo.stores.CallStore.recall`) instead of loading and parsing the record.
+The compare-and-set on save still guards it: if another process saved the call meanwhile, the
+save raises :class:`~kookoo.stores.ConflictError` and the request runs again on the loaded
+call, without counting as a retry.
+
 The retry policy (how often a lost compare-and-set race is re-run) belongs to the app; the
 session says whether a retry makes sense.
 """
@@ -69,6 +76,7 @@ class CallSession:
 
     __slots__ = (
         "_fresh",
+        "_recalled",
         "call",
         "call_class",
         "conflict",
@@ -93,13 +101,19 @@ class CallSession:
         # If one exists after all (state saved before the call, or a repeated NewCall), the
         # create conflicts and the next open() reads the stored call.
         self._fresh = isinstance(event, NewCall)
+        # True while self.call came from the store's cache of this process (see recall).
+        self._recalled = False
 
-    def open(self) -> Call:
+    def open(self, *, cached: bool = True) -> Call:
         """Load (or create) the call and record the event on it; return it.
 
         A NewCall for a call that already had one (it is live, or ended moments ago) is a
         duplicate: the handler runs on the stored call, but its caller, called number and
         state are not overwritten and nothing of the request is saved (:attr:`duplicate`).
+
+        Args:
+            cached: take the call from the store's cache of this process when it holds the
+                call's last saved version (:meth:`~kookoo.stores.CallStore.recall`).
 
         Raises:
             UnknownCallError: an event other than NewCall/NewSms for a sid the store does not
@@ -109,10 +123,16 @@ class CallSession:
         """
         self.discarded = False
         self.conflict = None
+        self._recalled = False
         event = self.event
         stored = None
-        if self.store is not None and not self._fresh:
-            stored = self.store.load(event.sid)
+        store = self.store
+        if store is not None and not self._fresh:
+            if cached:
+                stored = store.recall(event.sid)
+                self._recalled = stored is not None
+            if stored is None:
+                stored = store.load(event.sid)
             if stored is None and isinstance(event, CallStatus):
                 # An outbound call nobody answered never had a NewCall: its completion
                 # callback still reaches the handler, on a call that is not saved.
@@ -156,7 +176,7 @@ class CallSession:
         For an error handler: it sees (and may change) the call without the failing
         handler's half-made changes.
         """
-        return self.open()
+        return self.open(cached=False)
 
     def commit(self) -> None:
         """Save the call unless it was discarded (compare-and-set).
@@ -169,6 +189,7 @@ class CallSession:
         if self.discarded or self.store is None or self.call is None:
             return
         self.store.save(self.call)
+        self.store.remember(self.call)
 
     def checkpoint(self) -> None:
         """Save the call now, in the middle of the request (compare-and-set); the request's
@@ -191,9 +212,15 @@ class CallSession:
 
     def retry_is_free(self, error: ConflictError) -> bool:
         """True when ``error`` came from creating a call that existed already (a repeated
-        ``NewCall``): running again on the stored call does not count as a retry."""
+        ``NewCall``) or from a cached call that another process had saved since: running
+        again on the stored call does not count as a retry."""
         if self._fresh and error.expected == 0:
             self._fresh = False
+            return True
+        if self._recalled:
+            # The cached call was stale: another process saved it since. The next open()
+            # loads it (the cache entry is gone).
+            self._recalled = False
             return True
         return False
 

@@ -178,14 +178,21 @@ def test_json_always_has_every_target(tmp_path: Path) -> None:
         "request_vs_flask_twilio",
         "builder_vs_lxml",
         "sqlite_state_overhead_us",
+        "memory_state_overhead_us",
         "served_vs_werkzeug",
+        "served_sqlite_cpu_overhead_us",
+        "sqlite_max_stall_ms",
+        "redis_round_trips_warm",
         "flow_last_step_ms",
         "secret_overhead_us",
+        "flow_step_200_ms",
     }
+    assert set(document["meta"]["targets_help"]) == set(document["targets"])
     for entry in document["targets"].values():
         assert set(entry) == {"value", "limit", "met"}
         assert isinstance(entry["met"], bool)
     assert isinstance(document["targets"]["flow_last_step_ms"]["value"], float)
+    assert isinstance(document["targets"]["flow_step_200_ms"]["value"], float)
     assert document["targets"]["request_vs_werkzeug"]["value"] == "not run"
 
 
@@ -200,3 +207,15 @@ def test_target_direction() -> None:
 )
 def test_wrk_latency_units(text: str, ms: float) -> None:
     assert _wrk_ms(text) == pytest.approx(ms)
+
+
+def test_the_scale_part_fills_and_measures_a_small_store(tmp_path: Path) -> None:
+    from benchmarks import scale
+
+    path = tmp_path / "scale.sqlite3"
+    scale.fill(path, 50)
+    row = scale.measure_size(path, 50, mode="background", seconds=0.0)
+    assert row["saves"] >= 500
+    assert row["rows_after"] in range(45, 51)  # the 5 expired ones may be gone already
+    assert row["file_bytes_per_call"] > 0
+    assert set(row) >= {"median_us", "p99_us", "p999_us", "max_ms", "over_5ms"}

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
@@ -739,3 +739,48 @@ def test_an_absurdly_long_duration_is_unknown() -> None:
     event = parse_event({"event": "Hangup", "sid": "1", "total_call_duration": "0" * 5000})
     assert isinstance(event, Hangup)
     assert event.total_call_seconds is None
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from("ab=&%+2B41C3 xé9;"), max_size=12), max_size=6).map(
+        "&".join
+    )
+)
+def test_parse_query_is_parse_qsl(query: str) -> None:
+    from urllib.parse import parse_qsl
+
+    from kookoo.events import parse_query
+
+    assert parse_query(query) == parse_qsl(query, keep_blank_values=True)
+
+
+def test_parse_query_on_kookoo_queries() -> None:
+    from urllib.parse import parse_qsl
+
+    from kookoo.events import parse_query
+
+    for query in (
+        "",
+        "&",
+        "=",
+        "a==b",
+        "event=NewCall&sid=1&cid=%2B918041169706&called_number=911130803946",
+        "event=GotDTMF&sid=1&data=&x",
+        "data=%E0%A4%A8%E0%A4%AE&bad=%zz%&plus=a+b%2Bc",
+    ):
+        assert parse_query(query) == parse_qsl(query, keep_blank_values=True)
+
+
+def test_numbers_parsed_once_are_the_same_as_parsed_fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kookoo import events
+    from kookoo.phone import PhoneNumber
+
+    monkeypatch.setattr(events, "_PHONES_MAX", 3)
+    monkeypatch.setattr(events, "_PHONES", {})
+    values = ["09876543210", "+918041169706", "8041169706", "12345", "09876543210", "x1"]
+    for _ in range(2):
+        for value in values:
+            event = parse_event({"event": "NewCall", "sid": "1", "called_number": value})
+            assert event.called_number == PhoneNumber.parse(value)
+    assert len(events._PHONES) <= 3

@@ -449,7 +449,9 @@ def test_memory_store_cleans_up_lazily_on_a_schedule() -> None:
 def test_sqlite_store_cleans_up_lazily_in_bounded_batches(tmp_path: Path) -> None:
     clock = FakeClock()
     path = str(tmp_path / "calls.db")
-    with SQLiteStore(path, ttl_seconds=TTL, clock=clock, cleanup_interval=60) as store:
+    with SQLiteStore(
+        path, ttl_seconds=TTL, clock=clock, cleanup_interval=60, background=False
+    ) as store:
         store.cleanup_batch = 3
         for i in range(5):
             store.save(new_call(f"c{i}"))

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import abc
+import os
+import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -25,6 +27,18 @@ DEFAULT_TTL_SECONDS = 2 * 60 * 60.0
 
 DEFAULT_GRACE_SECONDS = 10 * 60.0
 """An ended call is kept this long (10 minutes) after it was last saved, for late events."""
+
+
+# Guards every store's recent-call cache (held only for a few dict operations).
+_recent_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    global _recent_lock
+    _recent_lock = threading.Lock()  # the parent's may have been held at fork time
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 class ConflictError(Exception):
@@ -136,6 +150,67 @@ class CallStore(abc.ABC):
         self.grace_seconds = float(grace_seconds)
         self.clock = clock
         self.name = type(self).__name__
+
+    recent_limit: int = 0
+    """How many calls :meth:`remember` keeps per process (0: none, the default for stores
+    that do not opt in). Kookoo's stores keep 1024."""
+
+    def remember(self, call: Call) -> None:
+        """Keep ``call`` (just saved by this process, at its current version) for
+        :meth:`recall`, so the call's next request in this process can skip the load.
+
+        The session calls it after a request's final, successful save; the object is then
+        owned by the cache until :meth:`recall` hands it out again (once).
+        """
+        limit = self.recent_limit
+        if limit <= 0:
+            return
+        expires_at = self.clock() + self.lifetime(call)
+        with _recent_lock:
+            recent = self._recent_calls()
+            recent.pop(call.sid, None)
+            recent[call.sid] = (call, expires_at)
+            while len(recent) > limit:
+                del recent[next(iter(recent))]
+
+    def recall(self, sid: str) -> Call | None:
+        """The call :meth:`remember` kept for ``sid`` if it is still the stored version as
+        far as this store can tell cheaply, else ``None`` (then :meth:`load` it).
+
+        The entry is removed either way: a recalled call is handed out once. A stale one
+        (another process saved the call since, unnoticed) makes the request's save raise
+        :class:`ConflictError`, and the request runs again on the loaded call.
+        """
+        if self.recent_limit <= 0:
+            return None
+        with _recent_lock:
+            entry = self._recent_calls().pop(sid, None)
+        if entry is None:
+            return None
+        call, expires_at = entry
+        if self.clock() >= expires_at or not self._is_current(call):
+            return None
+        return call
+
+    def forget(self, sid: str | None = None) -> None:
+        """Drop what :meth:`remember` kept for ``sid`` (every call when ``None``)."""
+        with _recent_lock:
+            recent = self._recent_calls()
+            if sid is None:
+                recent.clear()
+            else:
+                recent.pop(sid, None)
+
+    def _is_current(self, call: Call) -> bool:
+        """Whether ``call.version`` is still the stored one, if that is cheap to ask (one
+        version lookup); ``True`` when only the save can tell (a remote store)."""
+        return True
+
+    def _recent_calls(self) -> dict[str, tuple[Call, float]]:
+        recent: dict[str, tuple[Call, float]] | None = self.__dict__.get("_recent")
+        if recent is None:
+            recent = self.__dict__["_recent"] = {}
+        return recent
 
     def lifetime(self, call: Call) -> float:
         """How long ``call``'s record lives after this save: grace if it ended, else the TTL."""

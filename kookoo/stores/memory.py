@@ -57,6 +57,12 @@ class MemoryStore(CallStore):
         self._next_cleanup = clock() + cleanup_interval
         self.name = f"MemoryStore of process {os.getpid()}"
 
+    recent_limit = 1024
+
+    def _is_current(self, call: Call) -> bool:
+        record = self._records.get(call.sid)
+        return record is not None and record[0] == call.version
+
     def __len__(self) -> int:
         """Number of records held, including expired ones not yet removed."""
         return len(self._records)
@@ -88,6 +94,7 @@ class MemoryStore(CallStore):
 
     def delete(self, sid: str) -> None:
         """Remove the call with this sid, if any."""
+        self.forget(sid)
         with self._lock:
             self._records.pop(sid, None)
 

@@ -196,6 +196,8 @@ class RedisStore(CallStore):
                 self.name,
             )
 
+    recent_limit = 1024
+
     def key(self, sid: str) -> str:
         """The Redis key holding the call with this sid."""
         return self.prefix + sid
@@ -237,6 +239,7 @@ class RedisStore(CallStore):
 
     def delete(self, sid: str) -> None:
         """Remove the call with this sid, if any."""
+        self.forget(sid)
         try:
             self.client.delete(self.key(sid))
         except Exception as exc:

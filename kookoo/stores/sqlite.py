@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -20,6 +21,8 @@ from kookoo.stores.base import (
 )
 
 __all__ = ["DEFAULT_DB_FILENAME", "SQLiteStore"]
+
+logger = logging.getLogger("kookoo")
 
 DEFAULT_DB_FILENAME = "kookoo-calls.sqlite3"
 """The file :class:`SQLiteStore` uses in the current directory when neither a path nor
@@ -54,6 +57,7 @@ _DELETE = "DELETE FROM kookoo_calls WHERE sid = ?"
 # Starts (and commits) a write transaction that changes nothing: SQLite opens a file it may not
 # write read-only without a word, even with mode=rw, and only a write attempt tells.
 _WRITE_PROBE = "DELETE FROM kookoo_calls WHERE 0"
+_EXPIRED = "SELECT sid FROM kookoo_calls WHERE expires_at <= ? LIMIT ?"
 _EXPIRE_BATCH = (
     "DELETE FROM kookoo_calls WHERE sid IN"
     " (SELECT sid FROM kookoo_calls WHERE expires_at <= ? LIMIT ?)"
@@ -100,16 +104,26 @@ class SQLiteStore(CallStore):
     connection that raised it is closed, never reused: once the file is writable again the
     next request opens a fresh connection and works, without restarting the workers.
 
-    Expired records are removed lazily: a save in each process deletes a bounded batch at most
-    once every ``cleanup_interval`` seconds. No cron job is needed.
+    Housekeeping stays off the request path (``background=True``, the default): each process
+    that saves runs one daemon thread that copies the WAL into the database
+    (``PRAGMA wal_checkpoint(PASSIVE)``, every ``checkpoint_interval`` seconds; request
+    connections never checkpoint) and, every ``cleanup_interval`` seconds, deletes expired
+    records: it finds them with a read (which never blocks a writer in WAL mode) and deletes
+    them in short write transactions of :attr:`expire_chunk` rows, so a request waits at most
+    for one such chunk. A checkpoint only copies committed pages, so durability is the same.
+    With ``background=False`` a save deletes a bounded batch itself, at most once every
+    ``cleanup_interval`` seconds, and SQLite checkpoints inside the commit that fills the WAL
+    (the behaviour before 0.3). No cron job is needed either way.
 
     Args:
         path: the database file (see above for the default).
         ttl_seconds: lifetime of a live call without activity (default 2 hours).
         grace_seconds: lifetime of an ended call after its last save (default 10 minutes).
         clock: returns the current unix time; inject a fake one in tests.
-        cleanup_interval: minimum seconds between lazy clean-ups per process (default 60).
+        cleanup_interval: minimum seconds between clean-ups per process (default 60).
         busy_timeout: seconds to wait for another process's write lock (default 5).
+        background: run checkpoints and clean-up in a thread of each process (default True).
+        checkpoint_interval: seconds between the background thread's checkpoints (default 1).
 
     Example::
 
@@ -117,7 +131,24 @@ class SQLiteStore(CallStore):
     """
 
     cleanup_batch = 500
-    """Most rows one lazy clean-up deletes, so no request pays for a large backlog."""
+    """Most rows one clean-up in a request deletes (``background=False``), so no request pays
+    for a large backlog; the background thread reads this many expired sids at a time."""
+    expire_chunk = 32
+    """Rows the background clean-up deletes per write transaction (each holds the write lock
+    for well under a millisecond)."""
+    wal_busy_frames = 1000
+    """WAL size (4 KB frames) past which the background thread checkpoints every 50 ms
+    instead of every ``checkpoint_interval``, so one finishes between two writes and the
+    WAL starts over."""
+    wal_restart_frames = 65536
+    """WAL size (4 KB frames, 256 MB) past which the background checkpoint forces the WAL to
+    start over (a RESTART checkpoint, which holds writers off: measured here 80-340 ms for
+    the writer that waits), so it cannot grow without bound under load that never pauses
+    between two writes long enough for a passive checkpoint to finish."""
+    expire_pause = 0.005
+    """Seconds the background clean-up rests between two chunks, so a request waiting for
+    the write lock gets it first (SQLite's busy handler polls at 1, 2, 5 ms...: a clean-up
+    that took the lock again at once would make it wait for several chunks)."""
     max_idle_connections = 8
     """Idle connections kept per process; extra ones are closed when returned."""
 
@@ -130,6 +161,8 @@ class SQLiteStore(CallStore):
         clock: Callable[[], float] = time.time,
         cleanup_interval: float = 60.0,
         busy_timeout: float = 5.0,
+        background: bool = True,
+        checkpoint_interval: float = 1.0,
     ) -> None:
         super().__init__(ttl_seconds=ttl_seconds, grace_seconds=grace_seconds, clock=clock)
         chosen = self.default_path() if path is None else os.fspath(path)
@@ -149,6 +182,9 @@ class SQLiteStore(CallStore):
         self.name = f"SQLite database {self.path}{where}"
         self.cleanup_interval = cleanup_interval
         self.busy_timeout = busy_timeout
+        self.background = background
+        self.checkpoint_interval = checkpoint_interval
+        self._maintenance: _Maintenance | None = None
         self._next_cleanup = clock() + cleanup_interval
         self._lock = threading.Lock()
         self._pid = os.getpid()
@@ -157,6 +193,8 @@ class SQLiteStore(CallStore):
         # Connections that belong to the parent of a fork. Closing them in the child could
         # checkpoint and delete the parent's WAL, so they are kept referenced and never used.
         self._inherited: list[sqlite3.Connection] = []
+        # The background thread's connection, so a fork can keep it from being closed too.
+        self._thread_conns: list[sqlite3.Connection] = []
         self._generation = 0
         self._schema_ready = False
         _STORES.add(self)
@@ -175,10 +213,13 @@ class SQLiteStore(CallStore):
         """Called in a forked child: abandon the parent's connections and lock."""
         self._inherited.extend(self._idle)
         self._inherited.extend(self._busy)
+        self._inherited.extend(self._thread_conns)
+        self._thread_conns = []
         self._idle = []
         self._busy = set()
         self._lock = threading.Lock()  # the parent's may have been held at fork time
         self._pid = os.getpid()
+        self._maintenance = None  # threads do not survive a fork; the child starts its own
 
     def _unavailable(self, exc: sqlite3.Error, doing: str = "") -> StoreUnavailableError:
         cause = f"{doing}{exc}"
@@ -210,6 +251,11 @@ class SQLiteStore(CallStore):
             # Durable at every checkpoint; a power cut can lose the last moments of call
             # state, which is an acceptable trade for not syncing on every request.
             conn.execute("PRAGMA synchronous = NORMAL")
+            if self.background:
+                # The background thread checkpoints; a commit never does it for a request.
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+                # When the WAL starts over, its file is cut back to this size (bytes).
+                conn.execute("PRAGMA journal_size_limit = 16777216")
             conn.execute(_WRITE_PROBE)
         except sqlite3.Error as exc:
             conn.close()
@@ -266,6 +312,22 @@ class SQLiteStore(CallStore):
 
     # -- CallStore ---------------------------------------------------------------------------
 
+    recent_limit = 1024
+
+    def _is_current(self, call: Call) -> bool:
+        """One indexed version lookup (no JSON): is ``call`` still the stored version?"""
+        now = self.clock()
+        conn, generation = self._acquire()
+        broken = False
+        try:
+            row = conn.execute(_FOUND, (call.sid, now)).fetchone()
+        except sqlite3.Error as exc:
+            broken = True
+            raise self._unavailable(exc) from exc
+        finally:
+            self._release(conn, generation, broken)
+        return row is not None and row[0] == call.version
+
     def load(self, sid: str) -> Call | None:
         """Return the live call with this sid, or ``None``."""
         now = self.clock()
@@ -287,6 +349,8 @@ class SQLiteStore(CallStore):
         data = call.to_json()
         now = self.clock()
         expires_at = now + self.lifetime(call)
+        if self.background and self._maintenance is None:
+            self._start_maintenance()
         conn, generation = self._acquire()
         broken = False
         try:
@@ -306,7 +370,7 @@ class SQLiteStore(CallStore):
             raise
         call.version += 1
         try:
-            if now >= self._next_cleanup:
+            if not self.background and now >= self._next_cleanup:
                 self._next_cleanup = now + self.cleanup_interval
                 conn.execute(_EXPIRE_BATCH, (now, self.cleanup_batch))
         except sqlite3.Error:
@@ -318,6 +382,7 @@ class SQLiteStore(CallStore):
 
     def delete(self, sid: str) -> None:
         """Remove the call with this sid, if any."""
+        self.forget(sid)
         conn, generation = self._acquire()
         broken = False
         try:
@@ -346,13 +411,147 @@ class SQLiteStore(CallStore):
         finally:
             self._release(conn, generation, broken)
 
-    def close(self) -> None:
-        """Close this process's idle connections; ones in use close when returned.
+    def _start_maintenance(self) -> None:
+        with self._lock:
+            if self._maintenance is not None:
+                return
+            self._maintenance = _Maintenance(self)
+        self._maintenance.start()
 
-        The store stays usable: the next call opens a new connection.
+    def maintain(self, now: float | None = None) -> tuple[int, int]:
+        """One pass of the background thread's work, in the calling thread: checkpoint the
+        WAL (passive: it waits for nobody) and delete expired records in short chunks.
+
+        Returns (WAL pages copied into the database, records removed).
+
+        Raises:
+            StoreUnavailableError: the file cannot be opened or written.
         """
+        when = self.clock() if now is None else now
+        conn, generation = self._acquire()
+        broken = False
+        try:
+            return self._checkpoint(conn)[1], self._expire_in_chunks(conn, when)
+        except sqlite3.Error as exc:
+            broken = True
+            raise self._unavailable(exc) from exc
+        finally:
+            self._release(conn, generation, broken)
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """A passive checkpoint; (frames in the WAL, frames copied)."""
+        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        frames = int(row[1]) if row is not None and row[1] > 0 else 0
+        copied = int(row[2]) if row is not None and row[2] > 0 else 0
+        if frames >= self.wal_restart_frames:
+            # The WAL starts over when a writer finds it fully copied; under load so steady
+            # that no passive checkpoint ever finishes between two writes, it would grow
+            # without end. The last resort, RESTART, holds new writers off while it waits
+            # (busy timeout 20 ms) and copies what the passive one left: measured here, the
+            # writer that waits for it waited 80-340 ms (SQLite's busy handler backs off).
+            conn.execute("PRAGMA busy_timeout = 20")
+            try:
+                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        return frames, copied
+
+    def _expire_in_chunks(
+        self, conn: sqlite3.Connection, now: float, stop: threading.Event | None = None
+    ) -> int:
+        """Delete what expired by ``now`` in chunks; with ``stop`` (the background thread),
+        rest between chunks and end early when it is set."""
+        removed = 0
+        chunk = max(1, self.expire_chunk)
+        while stop is None or not stop.is_set():
+            # A read: it holds no lock a writer waits for, however long the scan takes.
+            sids = [row[0] for row in conn.execute(_EXPIRED, (now, self.cleanup_batch))]
+            for start in range(0, len(sids), chunk):
+                if stop is not None and stop.wait(self.expire_pause if start else 0):
+                    return removed
+                part = sids[start : start + chunk]
+                marks = ",".join("?" * len(part))
+                cursor = conn.execute(
+                    f"DELETE FROM kookoo_calls WHERE expires_at <= ? AND sid IN ({marks})",
+                    (now, *part),
+                )
+                removed += cursor.rowcount
+            if len(sids) < self.cleanup_batch:
+                break
+        return removed
+
+    def close(self) -> None:
+        """Close this process's idle connections; ones in use close when returned; stop the
+        background thread.
+
+        The store stays usable: the next call opens a new connection (and thread).
+        """
+        with self._lock:
+            maintenance, self._maintenance = self._maintenance, None
+        if maintenance is not None and maintenance.pid == os.getpid():
+            maintenance.stop()
         with self._lock:
             self._generation += 1
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+class _Maintenance(threading.Thread):
+    """The background thread of one store in one process: checkpoints and expiry."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        super().__init__(name=f"kookoo-sqlite-maintenance-{os.getpid()}", daemon=True)
+        # Weak: a store nobody uses any more is collected, and its thread ends.
+        self._store = weakref.ref(store)
+        self._stop_event = threading.Event()
+        self.pid = os.getpid()
+        self._next_cleanup = store.clock() + store.cleanup_interval
+        self._interval = max(0.01, store.checkpoint_interval)
+
+    def stop(self) -> None:
+        """Ask the thread to end and wait briefly for it (it finishes the chunk it is on)."""
+        self._stop_event.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout=5)
+
+    def run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            wait = self._interval
+            while not self._stop_event.wait(wait):
+                store = self._store()
+                if store is None or os.getpid() != self.pid:
+                    return
+                try:
+                    if conn is None:
+                        conn = store._open()
+                        with store._lock:
+                            store._thread_conns.append(conn)
+                    frames = store._checkpoint(conn)[0]
+                    busy = frames >= store.wal_busy_frames
+                    wait = min(self._interval, 0.05) if busy else self._interval
+                    now = store.clock()
+                    if now >= self._next_cleanup:
+                        self._next_cleanup = now + store.cleanup_interval
+                        store._expire_in_chunks(conn, now, self._stop_event)
+                except Exception as exc:
+                    # Busy, locked or unwritable: housekeeping is best effort; requests report
+                    # the store's trouble themselves. Try again on a fresh connection.
+                    logger.debug("%s: background checkpoint or clean-up failed: %s", store, exc)
+                    if conn is not None:
+                        self._drop(store, conn)
+                    conn = None
+                del store
+        finally:
+            store = self._store()
+            if conn is not None and store is not None and os.getpid() == self.pid:
+                self._drop(store, conn)
+
+    @staticmethod
+    def _drop(store: SQLiteStore, conn: sqlite3.Connection) -> None:
+        with store._lock:
+            if conn not in store._thread_conns:
+                return  # a fork made it the parent's: never close it here
+            store._thread_conns.remove(conn)
+        conn.close()
