@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_app"]
+__all__ = ["load_app", "load_object"]
 
 
 def load_app(spec: str) -> Callable[..., Any]:
@@ -25,29 +25,46 @@ def load_app(spec: str) -> Callable[..., Any]:
     >>> load_app("examples.menu:app").name
     'menu'
     """
+    obj = load_object(spec, "app", "module:app, path/to/file.py[:app] or a URL")
+    if not callable(obj):
+        raise ValueError(f"{spec!r} is {type(obj).__name__}, not a WSGI app")
+    result: Callable[..., Any] = obj
+    return result
+
+
+def load_object(spec: str, default_attr: str, shapes: str) -> Any:
+    """Import what ``module:attr`` or ``path/to/file.py[:attr]`` names (``attr`` defaults to
+    ``default_attr`` and may be dotted); the current directory is importable.
+
+    Args:
+        spec: what the user wrote.
+        default_attr: the attribute taken when ``spec`` names none (``"app"``, ``"bots"``).
+        shapes: the accepted forms, for the error message.
+
+    Raises:
+        ValueError: the spec is malformed, the module or file cannot be imported, or the
+            attribute is missing.
+    """
     module_part, sep, attr = spec.partition(":")
     if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
         module = _import_file(Path(module_part))
     else:
         if not module_part or not all(p.isidentifier() for p in module_part.split(".")):
-            raise ValueError(f"{spec!r} is not module:app, path/to/file.py[:app] or a URL")
+            raise ValueError(f"{spec!r} is not {shapes}")
         if "" not in sys.path and str(Path.cwd()) not in sys.path:
             sys.path.insert(0, str(Path.cwd()))
         try:
             module = importlib.import_module(module_part)
         except ImportError as exc:
             raise ValueError(f"cannot import {module_part!r}: {exc}") from exc
-    attr = attr if sep else "app"
+    attr = attr if sep else default_attr
     obj: Any = module
     for name in attr.split("."):
         try:
             obj = getattr(obj, name)
         except AttributeError:
             raise ValueError(f"{module_part!r} has no attribute {attr!r}") from None
-    if not callable(obj):
-        raise ValueError(f"{spec!r} is {type(obj).__name__}, not a WSGI app")
-    result: Callable[..., Any] = obj
-    return result
+    return obj
 
 
 def _import_file(path: Path) -> Any:

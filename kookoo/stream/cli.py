@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import os
 import secrets
 import sys
@@ -29,7 +28,6 @@ import urllib.error
 import urllib.request
 import wave
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
@@ -380,26 +378,9 @@ def load_bots(spec: str) -> StreamBots:
     >>> load_bots("examples.echo_bot").handlers.keys()
     dict_keys(['echo'])
     """
-    from kookoo.loading import _import_file
+    from kookoo.loading import load_object
 
-    module_part, sep, attr = spec.partition(":")
-    if module_part.endswith(".py") or "/" in module_part or "\\" in module_part:
-        found: object = _import_file(Path(module_part))
-    else:
-        if not module_part or not all(p.isidentifier() for p in module_part.split(".")):
-            raise ValueError(f"{spec!r} is not module:bots or path/to/file.py[:bots]")
-        if "" not in sys.path and str(Path.cwd()) not in sys.path:
-            sys.path.insert(0, str(Path.cwd()))
-        try:
-            found = importlib.import_module(module_part)
-        except ImportError as exc:
-            raise ValueError(f"cannot import {module_part!r}: {exc}") from exc
-    attr = attr if sep else "bots"
-    for name in attr.split("."):
-        try:
-            found = getattr(found, name)
-        except AttributeError:
-            raise ValueError(f"{module_part!r} has no attribute {attr!r}") from None
+    found = load_object(spec, "bots", "module:bots or path/to/file.py[:bots]")
     if not isinstance(found, StreamBots):
         raise ValueError(f"{spec} is a {type(found).__name__}, not a StreamBots")
     return found
