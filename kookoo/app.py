@@ -426,7 +426,19 @@ class KooKoo(Scaffold):
                 self.metrics.request_done(ctx, status, time.perf_counter() - started)
             if logger.isEnabledFor(logging.INFO):
                 fields = request_fields(ctx, status, (time.perf_counter() - started) * 1000)
-                logger.info(REQUEST_LINE, *fields[:6], extra={"kookoo": fields})
+                # Built directly, not with logger.info(): that would walk the stack for a
+                # file and line the request line never shows (about a third of its cost).
+                record = logger.makeRecord(
+                    logger.name,
+                    logging.INFO,
+                    __file__,
+                    0,
+                    REQUEST_LINE,
+                    tuple(fields[:6]),
+                    None,
+                    extra={"kookoo": fields},
+                )
+                logger.handle(record)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [body]
