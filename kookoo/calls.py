@@ -126,10 +126,20 @@ def _is_plain_json(value: Any, depth: int) -> bool:
         return math.isfinite(value)
     if depth > _MAX_FAST_DEPTH:  # cycles and very deep data go to the careful walk
         return False
+    # Loops rather than all() over generators: most state is a dict of a few scalars, and
+    # this runs on every save.
     if kind is dict:
-        return all(type(k) is str and _is_plain_json(v, depth + 1) for k, v in value.items())
+        for key, item in value.items():
+            if type(key) is not str:
+                return False
+            if type(item) not in _SCALARS and not _is_plain_json(item, depth + 1):
+                return False
+        return True
     if kind is list or kind is tuple:
-        return all(_is_plain_json(v, depth + 1) for v in value)
+        for item in value:
+            if type(item) not in _SCALARS and not _is_plain_json(item, depth + 1):
+                return False
+        return True
     return False
 
 
@@ -269,8 +279,10 @@ class Call:
             at: when it happened (unix time); now if omitted.
         """
         when = time.time() if at is None else at
-        self.history.append(HistoryEntry(event, when))
-        self._trim_history()
+        history = self.history
+        history.append(HistoryEntry(event, when))
+        if len(history) > self.history_limit:
+            self._trim_history()
         self.updated_at = when
 
     def mark_ended(self, at: float | None = None) -> None:
@@ -294,27 +306,31 @@ class Call:
             CallStateError: a value in :attr:`state` or :attr:`journal` is not JSON; the
                 message names its path (e.g. ``state['basket'][2]``) and its type.
         """
-        if not isinstance(self.state, dict):
-            raise CallStateError("state", type(self.state).__name__, "must be a dict")
-        if not isinstance(self.journal, list):
-            raise CallStateError("journal", type(self.journal).__name__, "must be a list")
-        if not (_is_plain_json(self.state, 0) and self._journal_is_plain_json()):
+        state = self.state
+        journal = self.journal
+        if type(state) is not dict and not isinstance(state, dict):
+            raise CallStateError("state", type(state).__name__, "must be a dict")
+        if type(journal) is not list and not isinstance(journal, list):
+            raise CallStateError("journal", type(journal).__name__, "must be a list")
+        if not (_is_plain_json(state, 0) and (not journal or self._journal_is_plain_json())):
             # The slow walk names the offending path; it raises unless the value only looked
             # unusual to the fast check (a str subclass, deep nesting) and is fine after all.
             seen: set[int] = set()
             _check_json(self.state, "state", seen)
             _check_json(self.journal, "journal", seen)
+        caller = self.caller
+        called = self.called_number
         payload = {
             "format": _FORMAT,
             "sid": self.sid,
-            "caller": None if self.caller is None else self.caller.raw,
-            "caller_national": None if self.caller is None else self.caller.national,
-            "called_number": None if self.called_number is None else self.called_number.raw,
-            "called_national": None if self.called_number is None else self.called_number.national,
-            "state": self.state,
+            "caller": None if caller is None else caller.raw,
+            "caller_national": None if caller is None else caller.national,
+            "called_number": None if called is None else called.raw,
+            "called_national": None if called is None else called.national,
+            "state": state,
             "step": self.step,
             "history": self._rows_of_history(),
-            "journal": self.journal,
+            "journal": journal,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "ended_at": self.ended_at,
@@ -360,7 +376,14 @@ class Call:
         seen = self._seen_history
         rows = self._history_rows
         reused = None
-        # Usually one entry was appended since, and one dropped at HISTORY_LIMIT.
+        count = len(seen)
+        if count and len(current) == count + 1 and all(map(operator.is_, current, seen)):
+            # The usual case: one event recorded since the last save.
+            entry = current[-1]
+            rows.append([entry.event, entry.at])
+            self._seen_history = current
+            return rows
+        # Otherwise one or two may have been dropped at HISTORY_LIMIT too.
         for dropped in (0, 1, 2):
             kept = len(seen) - dropped
             if 0 < kept <= len(current) and all(map(operator.is_, current, seen[dropped:])):

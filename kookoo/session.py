@@ -47,6 +47,31 @@ _CARRY_CALLER = (GotDTMF, Record, Hangup, Disconnect)
 _STARTING_EVENTS = (NewCall, NewSms)
 
 
+class _Kind:
+    """What :meth:`CallSession.open` needs to know of an event class, worked out once per
+    class (these isinstance checks ran on every request)."""
+
+    __slots__ = ("carries_caller", "ending", "new_call", "new_sms", "starting", "status")
+
+    def __init__(self, cls: type[Event]) -> None:
+        self.new_call = issubclass(cls, NewCall)
+        self.new_sms = issubclass(cls, NewSms)
+        self.starting = issubclass(cls, _STARTING_EVENTS)
+        self.ending = issubclass(cls, _ENDING_EVENTS)
+        self.status = issubclass(cls, CallStatus)
+        self.carries_caller = issubclass(cls, _CARRY_CALLER)
+
+
+_KINDS: dict[type[Event], _Kind] = {}
+
+
+def _kind(cls: type[Event]) -> _Kind:
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = _KINDS[cls] = _Kind(cls)
+    return kind
+
+
 class UnknownCallError(LookupError):
     """An event other than NewCall (or NewSms) for a sid the store has never seen (or has
     forgotten): nobody may create a call record by guessing a sid. The caller hears the
@@ -125,6 +150,7 @@ class CallSession:
         self.conflict = None
         self._recalled = False
         event = self.event
+        kind = _kind(type(event))
         stored = None
         store = self.store
         if store is not None and not self._fresh:
@@ -133,29 +159,33 @@ class CallSession:
                 self._recalled = stored is not None
             if stored is None:
                 stored = store.load(event.sid)
-            if stored is None and isinstance(event, CallStatus):
+            if stored is None and kind.status:
                 # An outbound call nobody answered never had a NewCall: its completion
                 # callback still reaches the handler, on a call that is not saved.
                 self.discarded = True
-            elif stored is None and not isinstance(event, _STARTING_EVENTS):
+            elif stored is None and not kind.starting:
                 raise UnknownCallError(
                     f"{event.name or 'Continue'} for a call this app has no record of; "
                     "only NewCall starts a call"
                 )
-        if stored is not None and type(stored) is not self.call_class:
-            stored = self.call_class.from_json(stored.to_json(), version=stored.version)
-        if stored is not None and isinstance(event, NewCall) and _had_new_call(stored):
-            # Leave the stored call alone: run the handler on it, save nothing.
-            self.duplicate = self.discarded = True
-            self.call = stored
-            return stored
-        call = stored if stored is not None else self.call_class(sid=event.sid)
+        if stored is not None:
+            if type(stored) is not self.call_class:
+                stored = self.call_class.from_json(stored.to_json(), version=stored.version)
+            if kind.new_call and _had_new_call(stored):
+                # Leave the stored call alone: run the handler on it, save nothing.
+                self.duplicate = self.discarded = True
+                self.call = stored
+                return stored
+            call = stored
+        else:
+            call = self.call_class(sid=event.sid)
         # (a fresh call's sid is "" only for the test ping, which is never saved)
-        _capture_numbers(call, event)
+        _capture_numbers(call, event, kind)
         call.record_event(event.name or "Continue")
-        if isinstance(event, _ENDING_EVENTS) and not call.ended:
+        if kind.ending and call.ended_at is None:
             call.mark_ended()
-        if isinstance(event, CallStatus):
+        if kind.status:
+            assert isinstance(event, CallStatus)
             call.outcome = {
                 "status": event.status,
                 "status_details": event.status_details,
@@ -229,17 +259,20 @@ def _had_new_call(call: Call) -> bool:
     return any(entry.event == "NewCall" for entry in call.history)
 
 
-def _capture_numbers(call: Call, event: Event) -> None:
+def _capture_numbers(call: Call, event: Event, kind: _Kind) -> None:
     """Keep the caller and the called number, from the typed event."""
-    if isinstance(event, NewCall):
+    if kind.new_call:
+        assert isinstance(event, NewCall)
         # A repeated NewCall of a live call keeps what the first one stored.
         if event.caller is not None and (call.caller is None or call.version == 0):
             call.caller = event.caller
         if event.called_number is not None and (call.called_number is None or call.version == 0):
             call.called_number = event.called_number
-    elif isinstance(event, NewSms):
+    elif kind.new_sms:
+        assert isinstance(event, NewSms)
         if event.sender is not None:
             call.caller = event.sender
-    elif call.caller is None and isinstance(event, _CARRY_CALLER):
+    elif kind.carries_caller and call.caller is None:
+        assert isinstance(event, GotDTMF | Record | Hangup | Disconnect)
         # KooKoo repeats cid on some later events; keep it if NewCall never reached us.
         call.caller = event.caller

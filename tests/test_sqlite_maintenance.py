@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -171,3 +172,47 @@ def test_a_large_wal_is_made_to_start_over(tmp_path: Path) -> None:
         assert frames < 10
         assert store.load("c150") is not None
         assert store.load("after") is not None
+
+
+def test_a_save_waits_out_another_connections_write_lock(tmp_path: Path) -> None:
+    """A save that finds the write lock taken (another worker's transaction, a clean-up
+    chunk) tries again until the lock is free, within busy_timeout, and stores the call."""
+    path = tmp_path / "calls.sqlite3"
+    with SQLiteStore(path, busy_timeout=5.0, background=False) as store:
+        store.save(Call("c1"))
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            released = threading.Event()
+
+            def release() -> None:
+                time.sleep(0.05)
+                holder.execute("ROLLBACK")
+                released.set()
+
+            thread = threading.Thread(target=release)
+            thread.start()
+            call = store.load("c1")
+            assert call is not None
+            call.state["after"] = "the lock"
+            store.save(call)  # blocked until release() rolled back
+            assert released.is_set()
+            thread.join()
+        finally:
+            holder.close()
+        stored = store.load("c1")
+        assert stored is not None and stored.state == {"after": "the lock"}
+        assert stored.version == 2
+
+
+def test_the_wal_is_cut_back_only_beyond_what_a_restart_lets_it_reach(tmp_path: Path) -> None:
+    """Cutting a large WAL file back happens under the write lock and is slow, so the limit
+    is well above the size at which the background thread makes the WAL start over."""
+    path = tmp_path / "calls.sqlite3"
+    with SQLiteStore(path) as store:
+        conn, generation = store._acquire()
+        try:
+            limit = conn.execute("PRAGMA journal_size_limit").fetchone()[0]
+        finally:
+            store._release(conn, generation)
+        assert limit == 256 * 1024 * 1024 > 4 * store.wal_restart_frames * 4096

@@ -389,7 +389,11 @@ def test_sqlite_opens_the_file_read_write_by_uri(tmp_path: Path) -> None:
         store.save(new_call())
         assert store.load("3341") is not None
     assert path.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd name?#%.db"]
+    # the database and its version board, both under the very name given
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "odd name?#%.db",
+        "odd name?#%.db-kookoo-versions",
+    ]
 
 
 def test_sqlite_full_database_raises_unavailable_and_drops_the_connection(tmp_path: Path) -> None:

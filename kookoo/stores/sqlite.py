@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kookoo.calls import Call
+from kookoo.stores.version_board import VersionBoard, open_board
 from kookoo.stores.base import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_TTL_SECONDS,
@@ -62,6 +63,41 @@ _EXPIRE_BATCH = (
     "DELETE FROM kookoo_calls WHERE sid IN"
     " (SELECT sid FROM kookoo_calls WHERE expires_at <= ? LIMIT ?)"
 )
+
+# SQLITE_BUSY and SQLITE_LOCKED: another connection holds a lock this statement needs.
+_BUSY_CODES = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+# How a statement that found the database busy waits before trying again (seconds): short
+# and growing to 1 ms. SQLite's own busy handler sleeps 1, 2, 5, 10, 15 ms... so a request
+# that found a 2 ms clean-up chunk in its way waited 3-8 ms; this waits about as long as
+# the lock is held, plus a tenth of a millisecond.
+_FIRST_BUSY_WAIT = 0.00005
+_LONGEST_BUSY_WAIT = 0.001
+# See journal_size_limit in SQLiteStore._open.
+_WAL_CUT_BACK_BYTES = 256 * 1024 * 1024
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY_CODES
+
+
+# One descriptor per database file, opened once per process tree and never closed: closing
+# any descriptor of a file drops every POSIX lock this process holds on it, SQLite's too.
+_FLUSH_FDS: dict[str, int] = {}
+_FLUSH_FDS_LOCK = threading.Lock()
+
+
+def _flush_to_disk(path: str) -> None:
+    """Write the database file's pages that are still only in memory out to disk
+    (``fdatasync``), best effort; SQLite syncs again itself, with little left to write."""
+    try:
+        with _FLUSH_FDS_LOCK:
+            fd = _FLUSH_FDS.get(path)
+            if fd is None:
+                fd = _FLUSH_FDS[path] = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        os.fdatasync(fd) if hasattr(os, "fdatasync") else os.fsync(fd)
+    except OSError as exc:
+        logger.debug("could not flush %s ahead of a checkpoint: %s", path, exc)
+
 
 # Every live store, so a fork can make the child drop connections it inherited.
 _STORES: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
@@ -140,11 +176,15 @@ class SQLiteStore(CallStore):
     """WAL size (4 KB frames) past which the background thread checkpoints every 50 ms
     instead of every ``checkpoint_interval``, so one finishes between two writes and the
     WAL starts over."""
-    wal_restart_frames = 65536
-    """WAL size (4 KB frames, 256 MB) past which the background checkpoint forces the WAL to
-    start over (a RESTART checkpoint, which holds writers off: measured here 80-340 ms for
-    the writer that waits), so it cannot grow without bound under load that never pauses
-    between two writes long enough for a passive checkpoint to finish."""
+    wal_restart_frames = 4096
+    """WAL size (4 KB frames, 16 MB) past which the background checkpoint makes the WAL
+    start over (a RESTART checkpoint, which holds writers off while it copies the last
+    :attr:`wal_restart_left` frames or fewer and syncs), so it cannot grow without bound
+    under load that never pauses between two writes long enough for a passive checkpoint
+    to finish."""
+    wal_restart_left = 256
+    """Frames a RESTART checkpoint may be left to copy: passive ones run first until one
+    copies at most this many (up to 8 of them), the writers' pace while it ran."""
     expire_pause = 0.005
     """Seconds the background clean-up rests between two chunks, so a request waiting for
     the write lock gets it first (SQLite's busy handler polls at 1, 2, 5 ms...: a clean-up
@@ -197,6 +237,9 @@ class SQLiteStore(CallStore):
         self._thread_conns: list[sqlite3.Connection] = []
         self._generation = 0
         self._schema_ready = False
+        # Opened with the first connection (the database's directory exists by then).
+        self._board: VersionBoard | None = None
+        self._board_tried = False
         _STORES.add(self)
 
     @staticmethod
@@ -223,10 +266,7 @@ class SQLiteStore(CallStore):
 
     def _unavailable(self, exc: sqlite3.Error, doing: str = "") -> StoreUnavailableError:
         cause = f"{doing}{exc}"
-        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (
-            sqlite3.SQLITE_BUSY,
-            sqlite3.SQLITE_LOCKED,
-        ):
+        if _is_busy(exc):
             cause += (
                 f" (another connection held it longer than busy_timeout={self.busy_timeout:g} s)"
             )
@@ -238,7 +278,9 @@ class SQLiteStore(CallStore):
             conn = sqlite3.connect(
                 Path(self.path).as_uri() + "?mode=rwc",
                 uri=True,
-                timeout=self.busy_timeout,
+                # No SQLite busy handler (it sleeps 1, 2, 5, 10 ms...): _execute retries a
+                # statement that found the database busy at a finer grain, up to busy_timeout.
+                timeout=0,
                 isolation_level=None,  # autocommit: each statement below is its own transaction
                 check_same_thread=False,  # the pool hands a connection to one thread at a time
             )
@@ -254,9 +296,14 @@ class SQLiteStore(CallStore):
             if self.background:
                 # The background thread checkpoints; a commit never does it for a request.
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
-                # When the WAL starts over, its file is cut back to this size (bytes).
-                conn.execute("PRAGMA journal_size_limit = 16777216")
-            conn.execute(_WRITE_PROBE)
+                # When the WAL starts over, its file is cut back to this size (bytes). The
+                # cut is made by the next writer, under the write lock, and freeing file
+                # space is slow (measured: 72 ms to cut 250 MB back to 16 MB), so the limit
+                # is far above what the WAL reaches between two background passes: it only
+                # applies after something kept the WAL from starting over for a long time.
+                limit = _WAL_CUT_BACK_BYTES
+                conn.execute(f"PRAGMA journal_size_limit = {limit}")
+            self._execute(conn, _WRITE_PROBE)
         except sqlite3.Error as exc:
             conn.close()
             raise self._unavailable(exc, "cannot open it for writing: ") from exc
@@ -283,6 +330,31 @@ class SQLiteStore(CallStore):
             time.sleep(delay)
             delay = min(delay * 2, 0.05)
 
+    def _execute(
+        self, conn: sqlite3.Connection, sql: str, params: tuple[object, ...] = ()
+    ) -> sqlite3.Cursor:
+        """``conn.execute``; a statement that finds the database locked by another connection
+        is tried again after a short wait (50 µs, doubling to 1 ms) until ``busy_timeout``.
+
+        Every statement runs in autocommit mode, so a busy one did nothing and is safe to
+        repeat.
+        """
+        try:
+            return conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+        deadline = time.monotonic() + self.busy_timeout
+        wait = _FIRST_BUSY_WAIT
+        while True:
+            time.sleep(wait)
+            try:
+                return conn.execute(sql, params)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            wait = min(wait * 2, _LONGEST_BUSY_WAIT)
+
     def _acquire(self) -> tuple[sqlite3.Connection, int]:
         if self._pid != os.getpid():  # a fork that bypassed os.register_at_fork hooks
             self._forget_connections()
@@ -291,6 +363,9 @@ class SQLiteStore(CallStore):
             generation = self._generation
         if conn is None:
             conn = self._open()
+            if not self._board_tried:
+                self._board_tried = True
+                self._board = open_board(self.path)
         with self._lock:
             self._busy.add(conn)
         return conn, generation
@@ -315,12 +390,18 @@ class SQLiteStore(CallStore):
     recent_limit = 1024
 
     def _is_current(self, call: Call) -> bool:
-        """One indexed version lookup (no JSON): is ``call`` still the stored version?"""
+        """Is ``call`` still the stored version? The version board says so without a query
+        (see :mod:`kookoo.stores.version_board`); else one indexed version lookup."""
+        board = self._board
+        if board is not None:
+            posted = board.version(call.sid)
+            if posted is not None:
+                return posted == call.version
         now = self.clock()
         conn, generation = self._acquire()
         broken = False
         try:
-            row = conn.execute(_FOUND, (call.sid, now)).fetchone()
+            row = self._execute(conn, _FOUND, (call.sid, now)).fetchone()
         except sqlite3.Error as exc:
             broken = True
             raise self._unavailable(exc) from exc
@@ -334,7 +415,7 @@ class SQLiteStore(CallStore):
         conn, generation = self._acquire()
         broken = False
         try:
-            row = conn.execute(_LOAD, (sid, now)).fetchone()
+            row = self._execute(conn, _LOAD, (sid, now)).fetchone()
         except sqlite3.Error as exc:
             broken = True
             raise self._unavailable(exc) from exc
@@ -355,12 +436,16 @@ class SQLiteStore(CallStore):
         broken = False
         try:
             if call.version == 0:
-                cursor = conn.execute(_CREATE, (call.sid, data, expires_at, now))
+                cursor = self._execute(conn, _CREATE, (call.sid, data, expires_at, now))
             else:
-                cursor = conn.execute(_UPDATE, (data, expires_at, call.sid, call.version, now))
+                cursor = self._execute(
+                    conn, _UPDATE, (data, expires_at, call.sid, call.version, now)
+                )
             if cursor.rowcount != 1:
-                row = conn.execute(_FOUND, (call.sid, now)).fetchone()
+                row = self._execute(conn, _FOUND, (call.sid, now)).fetchone()
                 raise ConflictError(call.sid, call.version, 0 if row is None else row[0])
+            if self._board is not None:
+                self._board.post(call.sid, call.version + 1)
         except sqlite3.Error as exc:
             broken = True
             self._release(conn, generation, broken)
@@ -372,7 +457,7 @@ class SQLiteStore(CallStore):
         try:
             if not self.background and now >= self._next_cleanup:
                 self._next_cleanup = now + self.cleanup_interval
-                conn.execute(_EXPIRE_BATCH, (now, self.cleanup_batch))
+                self._execute(conn, _EXPIRE_BATCH, (now, self.cleanup_batch))
         except sqlite3.Error:
             # Busy or locked: clean-up is best effort and must not fail a request whose own
             # save already succeeded; the next interval tries again, on another connection.
@@ -386,7 +471,9 @@ class SQLiteStore(CallStore):
         conn, generation = self._acquire()
         broken = False
         try:
-            conn.execute(_DELETE, (sid,))
+            self._execute(conn, _DELETE, (sid,))
+            if self._board is not None:
+                self._board.post(sid, 0)
         except sqlite3.Error as exc:
             broken = True
             raise self._unavailable(exc) from exc
@@ -401,7 +488,7 @@ class SQLiteStore(CallStore):
         broken = False
         try:
             while True:
-                count = conn.execute(_EXPIRE_BATCH, (when, self.cleanup_batch)).rowcount
+                count = self._execute(conn, _EXPIRE_BATCH, (when, self.cleanup_batch)).rowcount
                 removed += count
                 if count < self.cleanup_batch:
                     return removed
@@ -440,20 +527,35 @@ class SQLiteStore(CallStore):
 
     def _checkpoint(self, conn: sqlite3.Connection) -> tuple[int, int]:
         """A passive checkpoint; (frames in the WAL, frames copied)."""
-        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        frames = int(row[1]) if row is not None and row[1] > 0 else 0
-        copied = int(row[2]) if row is not None and row[2] > 0 else 0
+        frames, copied = self._passive_checkpoint(conn)
         if frames >= self.wal_restart_frames:
             # The WAL starts over when a writer finds it fully copied; under load so steady
             # that no passive checkpoint ever finishes between two writes, it would grow
-            # without end. The last resort, RESTART, holds new writers off while it waits
-            # (busy timeout 20 ms) and copies what the passive one left: measured here, the
-            # writer that waits for it waited 80-340 ms (SQLite's busy handler backs off).
-            conn.execute("PRAGMA busy_timeout = 20")
-            try:
-                conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-            finally:
-                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            # without end. The last resort is a RESTART checkpoint, which holds writers off
+            # while it copies what is left and syncs. So that this is short, passive passes
+            # first copy all but the last few frames; and it does not wait (no busy handler
+            # on this connection): when a writer or a reader is in the way it gives up at
+            # once and the next pass tries again.
+            # (A pass reports the frames it found at its start; what the writers added
+            # while it copied is what the next pass copies.)
+            for _ in range(8):
+                before = copied
+                frames, copied = self._passive_checkpoint(conn)
+                # A passive pass that never caught up with the writers never synced the
+                # database file: what it copied is still only in memory, and RESTART would
+                # write it all out under the write lock (measured: 170 ms for 130 MB).
+                # Flush it here, holding no SQLite lock.
+                _flush_to_disk(self.path)
+                if copied - before <= self.wal_restart_left:
+                    break
+            conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        return frames, copied
+
+    @staticmethod
+    def _passive_checkpoint(conn: sqlite3.Connection) -> tuple[int, int]:
+        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        frames = int(row[1]) if row is not None and row[1] > 0 else 0
+        copied = int(row[2]) if row is not None and row[2] > 0 else 0
         return frames, copied
 
     def _expire_in_chunks(
@@ -471,7 +573,8 @@ class SQLiteStore(CallStore):
                     return removed
                 part = sids[start : start + chunk]
                 marks = ",".join("?" * len(part))
-                cursor = conn.execute(
+                cursor = self._execute(
+                    conn,
                     f"DELETE FROM kookoo_calls WHERE expires_at <= ? AND sid IN ({marks})",
                     (now, *part),
                 )
