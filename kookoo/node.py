@@ -230,24 +230,12 @@ class Node:
 
     # -- building ---------------------------------------------------------------------------
 
-    def _add_text(self, spec: ElementSpec, text: str) -> etree._Element:
-        """:meth:`_add` for an element with text and no attributes (most prompts): the same
-        checks, fewer steps; anything unusual goes through :meth:`_add`."""
-        if (
-            type(text) is not str
-            or not text
-            or (spec.text == "url" and text[:1] in _MAY_BE_SCHEME_RELATIVE)
-        ):
-            return self._add(spec, text)
-        element = _SubElement(self._element, spec.tag)
-        try:
-            element.text = text
-        except ValueError:
-            self._element.remove(element)
-            raise XMLValueError(
-                _illegal_char_message(f"{spec.tag}: {spec.text_keyword}", text)
-            ) from None
-        return element
+    def _text_refused(self, element: etree._Element, spec: ElementSpec, text: str) -> XMLValueError:
+        """The error for a text lxml refused on the new child ``element`` (a control
+        character XML cannot carry), which is removed again: a refused value leaves no trace.
+        For the builders that set a prompt's text inline (``play_text``, ``play_audio``)."""
+        self._element.remove(element)
+        return XMLValueError(_illegal_char_message(f"{spec.tag}: {spec.text_keyword}", text))
 
     def _add(
         self,
@@ -268,19 +256,31 @@ class Node:
                 _refuse_scheme_relative(spec.tag, spec.text_keyword, text)
         parent = self._element
         if values.count(None) == len(values):  # no attributes: the common case, kept cheap
-            element = etree.SubElement(parent, spec.tag)
+            element = _SubElement(parent, spec.tag)
         else:
             attrib: dict[str, str] = {}
             # Builder signatures follow spec.attrs in order (tests/test_schema.py checks it).
             for attr, value in zip(spec.attrs, values):  # noqa: B905  # hot path
                 if value is None:
                     continue
-                if type(value) is str and attr.kind == "str":
-                    attrib[attr.xml] = value  # nothing to check; lxml refuses control chars
-                else:
-                    attrib[attr.xml] = _encode(spec.tag, attr, value)
+                # The common valid values inline (what _encode would return for them); the
+                # rest, and every error message, go through _encode.
+                kind = attr.kind
+                if type(value) is str:
+                    if kind == "str" or (kind == "choice" and value in attr.choices):
+                        attrib[attr.xml] = value  # nothing to check; lxml refuses control chars
+                        continue
+                elif (
+                    type(value) is int
+                    and kind == "int"
+                    and (attr.minimum is None or value >= attr.minimum)
+                    and (attr.maximum is None or value <= attr.maximum)
+                ):
+                    attrib[attr.xml] = str(value)
+                    continue
+                attrib[attr.xml] = _encode(spec.tag, attr, value)
             try:
-                element = etree.SubElement(parent, spec.tag, attrib)
+                element = _SubElement(parent, spec.tag, attrib)
             except ValueError:
                 for xml_name, value in attrib.items():
                     if _XML_ILLEGAL.search(value):

@@ -37,6 +37,7 @@ from kookoo.lang import (
     say_as_text,
 )
 from kookoo.node import (
+    _MAY_BE_SCHEME_RELATIVE,
     _XML_ILLEGAL,
     _XML_NAME,
     Node,
@@ -110,8 +111,21 @@ class Prompts(Node):
                 voice name such as ``"Aditi"`` (Ozonetel's sample); other values are written
                 as given and lint warns about them (KK113).
         """
-        if lang is None and speed is None and quality is None and engine is None:
-            self._add_text(_PLAYTEXT, text)
+        if (
+            lang is None
+            and speed is None
+            and quality is None
+            and engine is None
+            and type(text) is str
+            and text
+        ):
+            # The usual prompt, inlined (prompts are most of every reply): no attributes,
+            # a text lxml checks as it sets it.
+            element = _SubElement(self._element, "playtext")
+            try:
+                element.text = text
+            except ValueError:
+                raise self._text_refused(element, _PLAYTEXT, text) from None
         else:
             self._add(_PLAYTEXT, text, (lang, speed, quality, engine))
         return self
@@ -123,7 +137,14 @@ class Prompts(Node):
         against the request's URL when the reply is sent.  A scheme-relative ``//host/...``
         is refused (:class:`XMLValueError`): it would be resolved to another host.
         """
-        self._add_text(_PLAYAUDIO, url)
+        if type(url) is str and url and url[:1] not in _MAY_BE_SCHEME_RELATIVE:
+            element = _SubElement(self._element, "playaudio")  # inlined as in play_text
+            try:
+                element.text = url
+            except ValueError:
+                raise self._text_refused(element, _PLAYAUDIO, url) from None
+        else:
+            self._add(_PLAYAUDIO, url)
         return self
 
 
@@ -170,15 +191,15 @@ class Response(Prompts):
         #: Whether :meth:`next_step` was called (``next_step(None)`` clears the call's step).
         self.step_given = False
         if sid is None and filler is None:
-            element = etree.Element("response")
+            element = _Element("response")
         else:
             attrib: dict[str, str] = {}
             if sid is not None:
-                attrib["sid"] = _encode("response", _SID, sid)
+                attrib["sid"] = sid if type(sid) is str else _encode("response", _SID, sid)
             if filler is not None:
                 attrib["filler"] = _encode("response", _FILLER, filler)
             try:
-                element = etree.Element("response", attrib)
+                element = _Element("response", attrib)
             except ValueError:  # lxml refuses what XML cannot carry; say which field
                 raise XMLValueError(
                     _illegal_char_message("response: attribute sid", sid or "")
@@ -255,9 +276,12 @@ class Response(Prompts):
             terminator: ``"#"`` or ``"*"`` ends input early (``t``).
             timeout_ms: milliseconds to wait for input (``o``; KooKoo's default is 4000).
         """
-        return CollectDtmf(
-            self._add(_COLLECT, None, (max_digits, terminator, timeout_ms)), _COLLECT
-        )
+        element = self._add(_COLLECT, None, (max_digits, terminator, timeout_ms))
+        # Node.__init__, inlined: a menu is the most common reply.
+        collect = _new_collect(CollectDtmf)
+        collect._element = element
+        collect.spec = _COLLECT
+        return collect
 
     def record(
         self,
@@ -615,6 +639,9 @@ def _spec(tag: str) -> ElementSpec:
 
 
 _RESPONSE = _spec("response")
+_new_collect = object.__new__
+_Element = etree.Element
+_SubElement = etree.SubElement
 _SID, _FILLER = _RESPONSE.attrs
 _PLAYTEXT = _spec("playtext")
 _SAY_AS = _spec("say-as")

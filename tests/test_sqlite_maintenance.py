@@ -201,7 +201,8 @@ def test_a_save_waits_out_another_connections_write_lock(tmp_path: Path) -> None
         finally:
             holder.close()
         stored = store.load("c1")
-        assert stored is not None and stored.state == {"after": "the lock"}
+        assert stored is not None
+        assert stored.state == {"after": "the lock"}
         assert stored.version == 2
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kookoo.calls import Call
-from kookoo.stores.version_board import VersionBoard, open_board
 from kookoo.stores.base import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_TTL_SECONDS,
@@ -20,6 +19,7 @@ from kookoo.stores.base import (
     ConflictError,
     StoreUnavailableError,
 )
+from kookoo.stores.version_board import VersionBoard, open_board
 
 __all__ = ["DEFAULT_DB_FILENAME", "SQLiteStore"]
 
