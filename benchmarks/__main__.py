@@ -43,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         "--parts",
         default=",".join(map(str, PARTS)),
         help="comma-separated parts to run (default: all): 1 builder, 2 request, "
-        "3 call state, 4 served, 5 flow, 6 memory, 7 SQLite at 1 k / 100 k (/ 1 M) calls",
+        "3 call state, 4 served, 5 flow, 6 memory, 7 SQLite and Redis at 1 k / 100 k (/ 1 M) "
+        "calls",
     )
     return parser
 
@@ -375,6 +376,33 @@ def _scale(
             f"{r['median_us']:>8.1f}µs{r['p99_us']:>8.0f}µs{r['p999_us']:>8.0f}µs"
             f"{r['max_ms']:>8.1f}ms{r['over_5ms']:>8}{r['file_bytes_per_call']:>9.0f} B"
         )
+    _scale_redis(sizes, seconds, workdir, results, table)
+
+
+def _scale_redis(
+    sizes: list[int], seconds: float, workdir: Path, results: dict[str, Any], table: Table
+) -> None:
+    from benchmarks import scale_redis
+
+    reason = scale_redis.unavailable()
+    if reason is None:
+        try:
+            rows = scale_redis.scale_results(workdir, sizes, seconds)
+        except Exception as exc:  # a benchmark part failing must not lose the others
+            reason = f"failed: {exc}"
+    if reason is not None:
+        results["scale_redis"] = {"skipped": reason}
+        table.section(scale_redis.title(seconds))
+        table.note(f"Redis: {reason}")
+        return
+    table.section(scale_redis.title(seconds), scale_redis.COLUMNS)
+    results["scale_redis"] = {"sizes": sizes, "seconds_per_size": seconds, "runs": rows}
+    for r in rows:
+        table.lines.append(scale_redis.format_row(r))
+    table.note(
+        "used/call: used_memory growth over the fill ÷ calls; key usage: median MEMORY USAGE "
+        f"of {scale_redis.MEMORY_SAMPLE} keys"
+    )
 
 
 def _memory(settings: Settings, workdir: Path, results: dict[str, Any], table: Table) -> None:
