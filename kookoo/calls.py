@@ -263,7 +263,7 @@ class Call:
         # What to_json saw last time, so it only looks at what was added since (a long
         # call or flow otherwise re-checks and re-converts hundreds of unchanged entries).
         self._seen_history: tuple[HistoryEntry, ...] = ()
-        self._history_rows: list[list[Any]] = []
+        self._history_rows: list[tuple[str, float]] = []
         self._seen_steps: tuple[Any, ...] = ()
 
     @property
@@ -369,7 +369,7 @@ class Call:
         self._seen_steps = current
         return True
 
-    def _rows_of_history(self) -> list[list[Any]]:
+    def _rows_of_history(self) -> list[tuple[str, float]]:
         """``history`` as ``[event, at]`` pairs; entries converted last time are reused
         (entries are immutable; the same objects, in order, give the same rows)."""
         current = tuple(self.history)
@@ -380,7 +380,7 @@ class Call:
         if count and len(current) == count + 1 and all(map(operator.is_, current, seen)):
             # The usual case: one event recorded since the last save.
             entry = current[-1]
-            rows.append([entry.event, entry.at])
+            rows.append((entry.event, entry.at))
             self._seen_history = current
             return rows
         # Otherwise one or two may have been dropped at HISTORY_LIMIT too.
@@ -388,10 +388,10 @@ class Call:
             kept = len(seen) - dropped
             if 0 < kept <= len(current) and all(map(operator.is_, current, seen[dropped:])):
                 reused = rows[dropped:]
-                reused.extend([entry.event, entry.at] for entry in current[kept:])
+                reused.extend((entry.event, entry.at) for entry in current[kept:])
                 break
         if reused is None:
-            reused = [[entry.event, entry.at] for entry in current]
+            reused = [(entry.event, entry.at) for entry in current]
         self._seen_history = current
         self._history_rows = reused
         return reused
