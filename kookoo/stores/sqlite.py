@@ -124,7 +124,15 @@ class SQLiteStore(CallStore):
     The database file is, in order: ``path`` if given; else the ``KOOKOO_DB`` environment
     variable; else ``kookoo-calls.sqlite3`` in the current working directory. It is resolved to
     an absolute path when the store is created. The file and its table (``kookoo_calls``) are
-    created on first use.
+    created on first use. Beside it live SQLite's ``-wal`` and ``-shm`` files and kookoo's
+    ``-kookoo-versions`` (1 MiB, the :mod:`~kookoo.stores.version_board`: the version each
+    call was last saved at, shared by the processes, so a request of a call this process
+    served last runs one statement, its save, instead of two).
+
+    A statement that finds the database locked by another connection (a save of another
+    worker, a clean-up chunk) tries again after 50 µs, doubling to 1 ms, until
+    ``busy_timeout``: it waits about as long as the lock is held (SQLite's own busy handler
+    sleeps 1, 2, 5, 10 ms...).
 
     Connections are opened lazily, never shared by two threads at once (a small pool), and
     reopened in a child process after ``fork``: gunicorn imports the app (and creates this

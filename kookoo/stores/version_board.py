@@ -26,7 +26,7 @@ import os
 import struct
 import zlib
 
-__all__ = ["VersionBoard"]
+__all__ = ["VersionBoard", "open_board"]
 
 logger = logging.getLogger("kookoo")
 
