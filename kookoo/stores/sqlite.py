@@ -177,7 +177,7 @@ class SQLiteStore(CallStore):
     cleanup_batch = 500
     """Most rows one clean-up in a request deletes (``background=False``), so no request pays
     for a large backlog; the background thread reads this many expired sids at a time."""
-    expire_chunk = 32
+    expire_chunk = 16
     """Rows the background clean-up deletes per write transaction (each holds the write lock
     for well under a millisecond)."""
     wal_busy_frames = 1000
