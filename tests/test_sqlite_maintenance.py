@@ -217,3 +217,21 @@ def test_the_wal_is_cut_back_only_beyond_what_a_restart_lets_it_reach(tmp_path: 
         finally:
             store._release(conn, generation)
         assert limit == 256 * 1024 * 1024 > 4 * store.wal_restart_frames * 4096
+
+
+def test_the_flush_ahead_of_a_restart_follows_a_replaced_file(tmp_path: Path) -> None:
+    """The descriptor kept for flushing belongs to the file, not the path: a database
+    replaced at the same path gets its own (the old one would sync a deleted file)."""
+    from kookoo.stores import sqlite as sqlite_module
+
+    path = tmp_path / "calls.sqlite3"
+    path.write_bytes(b"first")
+    sqlite_module._flush_to_disk(str(path))
+    first = os.stat(path)
+    path.unlink()
+    path.write_bytes(b"second")
+    sqlite_module._flush_to_disk(str(path))
+    second = os.stat(path)
+    fds = sqlite_module._FLUSH_FDS
+    assert (first.st_dev, first.st_ino) != (second.st_dev, second.st_ino)
+    assert os.fstat(fds[(second.st_dev, second.st_ino)]).st_ino == second.st_ino

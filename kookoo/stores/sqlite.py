@@ -80,9 +80,10 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorcode", 0) & 0xFF in _BUSY_CODES
 
 
-# One descriptor per database file, opened once per process tree and never closed: closing
-# any descriptor of a file drops every POSIX lock this process holds on it, SQLite's too.
-_FLUSH_FDS: dict[str, int] = {}
+# One descriptor per database file (by device and inode: a file replaced at the same path is
+# another file), opened once per process tree and never closed: closing any descriptor of a
+# file drops every POSIX lock this process holds on it, SQLite's too.
+_FLUSH_FDS: dict[tuple[int, int], int] = {}
 _FLUSH_FDS_LOCK = threading.Lock()
 
 
@@ -90,10 +91,15 @@ def _flush_to_disk(path: str) -> None:
     """Write the database file's pages that are still only in memory out to disk
     (``fdatasync``), best effort; SQLite syncs again itself, with little left to write."""
     try:
+        found = os.stat(path)
+        key = (found.st_dev, found.st_ino)
         with _FLUSH_FDS_LOCK:
-            fd = _FLUSH_FDS.get(path)
+            fd = _FLUSH_FDS.get(key)
             if fd is None:
-                fd = _FLUSH_FDS[path] = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                opened = os.fstat(fd)
+                # (if the file was replaced between stat and open, file it under its own key)
+                _FLUSH_FDS[(opened.st_dev, opened.st_ino)] = fd
         os.fdatasync(fd) if hasattr(os, "fdatasync") else os.fsync(fd)
     except OSError as exc:
         logger.debug("could not flush %s ahead of a checkpoint: %s", path, exc)
