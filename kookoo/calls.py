@@ -308,9 +308,9 @@ class Call:
         """
         state = self.state
         journal = self.journal
-        if type(state) is not dict and not isinstance(state, dict):
+        if not isinstance(state, dict):
             raise CallStateError("state", type(state).__name__, "must be a dict")
-        if type(journal) is not list and not isinstance(journal, list):
+        if not isinstance(journal, list):
             raise CallStateError("journal", type(journal).__name__, "must be a list")
         if not (_is_plain_json(state, 0) and (not journal or self._journal_is_plain_json())):
             # The slow walk names the offending path; it raises unless the value only looked
@@ -370,7 +370,7 @@ class Call:
         return True
 
     def _rows_of_history(self) -> list[tuple[str, float]]:
-        """``history`` as ``[event, at]`` pairs; entries converted last time are reused
+        """``history`` as ``(event, at)`` pairs; entries converted last time are reused
         (entries are immutable; the same objects, in order, give the same rows)."""
         current = tuple(self.history)
         seen = self._seen_history
@@ -378,7 +378,8 @@ class Call:
         reused = None
         count = len(seen)
         if count and len(current) == count + 1 and all(map(operator.is_, current, seen)):
-            # The usual case: one event recorded since the last save.
+            # The usual case, one event recorded since the last save, without the loop's
+            # generator (measured: 4.5 k instructions of a 300 k request).
             entry = current[-1]
             rows.append((entry.event, entry.at))
             self._seen_history = current

@@ -46,6 +46,7 @@ from kookoo.node import (
     _encode,
     _illegal_char_message,
     _register_view,
+    _SubElement,
 )
 from kookoo.phone import PhoneNumber
 from kookoo.schema import ElementSpec
@@ -641,7 +642,6 @@ def _spec(tag: str) -> ElementSpec:
 _RESPONSE = _spec("response")
 _new_collect = object.__new__
 _Element = etree.Element
-_SubElement = etree.SubElement
 _SID, _FILLER = _RESPONSE.attrs
 _PLAYTEXT = _spec("playtext")
 _SAY_AS = _spec("say-as")

@@ -201,8 +201,8 @@ class SQLiteStore(CallStore):
     copies at most this many (up to 8 of them), the writers' pace while it ran."""
     expire_pause = 0.005
     """Seconds the background clean-up rests between two chunks, so a request waiting for
-    the write lock gets it first (SQLite's busy handler polls at 1, 2, 5 ms...: a clean-up
-    that took the lock again at once would make it wait for several chunks)."""
+    the write lock gets it first (it tries again within a millisecond: a clean-up that took
+    the lock again at once could make it wait for several chunks)."""
     max_idle_connections = 8
     """Idle connections kept per process; extra ones are closed when returned."""
 
@@ -315,8 +315,7 @@ class SQLiteStore(CallStore):
                 # space is slow (measured: 72 ms to cut 250 MB back to 16 MB), so the limit
                 # is far above what the WAL reaches between two background passes: it only
                 # applies after something kept the WAL from starting over for a long time.
-                limit = _WAL_CUT_BACK_BYTES
-                conn.execute(f"PRAGMA journal_size_limit = {limit}")
+                conn.execute(f"PRAGMA journal_size_limit = {_WAL_CUT_BACK_BYTES}")
             self._execute(conn, _WRITE_PROBE)
         except sqlite3.Error as exc:
             conn.close()
@@ -540,7 +539,8 @@ class SQLiteStore(CallStore):
             self._release(conn, generation, broken)
 
     def _checkpoint(self, conn: sqlite3.Connection) -> tuple[int, int]:
-        """A passive checkpoint; (frames in the WAL, frames copied)."""
+        """A passive checkpoint, and a RESTART after it when the WAL is past
+        :attr:`wal_restart_frames`; (frames in the WAL, frames copied)."""
         frames, copied = self._passive_checkpoint(conn)
         if frames >= self.wal_restart_frames:
             # The WAL starts over when a writer finds it fully copied; under load so steady
