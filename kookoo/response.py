@@ -277,8 +277,27 @@ class Response(Prompts):
             terminator: ``"#"`` or ``"*"`` ends input early (``t``).
             timeout_ms: milliseconds to wait for input (``o``; KooKoo's default is 4000).
         """
-        element = self._add(_COLLECT, None, (max_digits, terminator, timeout_ms))
-        # Node.__init__, inlined: a menu is the most common reply.
+        # A menu is the most common reply: its attributes are checked inline (what _add and
+        # _encode do for a valid value); anything else, and every error message, goes
+        # through _encode. Ints and the closed choice carry nothing lxml could refuse.
+        attrib: dict[str, str] = {}
+        if max_digits is not None:
+            if type(max_digits) is int and max_digits >= _MAX_DIGITS_MIN:
+                attrib[_MAX_DIGITS.xml] = str(max_digits)
+            else:
+                attrib[_MAX_DIGITS.xml] = _encode("collectdtmf", _MAX_DIGITS, max_digits)
+        if terminator is not None:
+            if type(terminator) is str and terminator in _TERMINATOR.choices:
+                attrib[_TERMINATOR.xml] = terminator
+            else:
+                attrib[_TERMINATOR.xml] = _encode("collectdtmf", _TERMINATOR, terminator)
+        if timeout_ms is not None:
+            if type(timeout_ms) is int and timeout_ms >= _TIMEOUT_MS_MIN:
+                attrib[_TIMEOUT_MS.xml] = str(timeout_ms)
+            else:
+                attrib[_TIMEOUT_MS.xml] = _encode("collectdtmf", _TIMEOUT_MS, timeout_ms)
+        element = _SubElement(self._element, "collectdtmf", attrib)
+        # Node.__init__, inlined.
         collect = _new_collect(CollectDtmf)
         collect._element = element
         collect.spec = _COLLECT
@@ -647,6 +666,13 @@ _PLAYTEXT = _spec("playtext")
 _SAY_AS = _spec("say-as")
 _PLAYAUDIO = _spec("playaudio")
 _COLLECT = _spec("collectdtmf")
+_MAX_DIGITS = _COLLECT.attr_by_keyword["max_digits"]
+_TERMINATOR = _COLLECT.attr_by_keyword["terminator"]
+_TIMEOUT_MS = _COLLECT.attr_by_keyword["timeout_ms"]
+# collect_dtmf's inline checks rely on this shape of the schema (tests/test_schema.py
+# checks it): two ints with a lower bound only, one closed choice.
+_MAX_DIGITS_MIN: int = _MAX_DIGITS.minimum or 0
+_TIMEOUT_MS_MIN: int = _TIMEOUT_MS.minimum or 0
 _RECORD = _spec("record")
 _DIAL = _spec("dial")
 _CONFERENCE = _spec("conference")

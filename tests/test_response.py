@@ -1795,3 +1795,46 @@ def test_round_trip(r: Response) -> None:
 def test_a_lone_surrogate_in_a_str_is_a_parse_error() -> None:
     with pytest.raises(ResponseParseError, match="holds U\\+D800 at index 20"):
         parse_response("<response><playtext>\ud800</playtext></response>")
+
+
+class _Key(str):
+    """A str subclass: refused like every other non-str value, on the fast path too."""
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_digits": 1, "terminator": "#", "timeout_ms": 5000},
+        {"max_digits": 10**30, "timeout_ms": 0},
+        {"terminator": "*"},
+        {},
+    ],
+)
+def test_collect_dtmf_writes_what_the_general_builder_writes(kwargs: dict[str, Any]) -> None:
+    # collect_dtmf checks its attributes inline; the general path (_add) is the reference.
+    fast = Response()
+    fast.collect_dtmf(**kwargs)
+    general = Response()
+    values = tuple(kwargs.get(a.keyword) for a in BY_TAG["collectdtmf"].attrs)
+    general._add(BY_TAG["collectdtmf"], None, values)
+    assert fast.to_xml() == general.to_xml()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"max_digits": True}, TypeError, "collectdtmf: max_digits must be a whole number >= 1"),
+        ({"max_digits": "4"}, TypeError, "collectdtmf: max_digits must be a whole number >= 1"),
+        ({"timeout_ms": 1.5}, TypeError, "collectdtmf: timeout_ms must be a whole number >= 0"),
+        ({"terminator": 3}, TypeError, "collectdtmf: terminator must be one of '#', '*'"),
+        ({"terminator": _Key("#")}, TypeError, "terminator must be one of '#', '*'; got _Key"),
+        ({"terminator": "##"}, XMLValueError, "collectdtmf: terminator='##' is not allowed"),
+    ],
+)
+def test_collect_dtmf_refuses_a_wrong_value_and_adds_nothing(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    r = Response(sid="1")
+    with pytest.raises(error, match=re.escape(message)):
+        r.collect_dtmf(**kwargs)
+    assert r.children == []

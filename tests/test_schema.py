@@ -334,3 +334,17 @@ def test_the_simulator_and_cli_read_waits_and_defaults_from_the_schema() -> None
     assert testing.WaitingFor is schema.WaitingFor
     assert testing.DEFAULT_CALLER is schema.DEFAULT_CALLER
     assert testing.DEFAULT_CALLED_NUMBER is schema.DEFAULT_CALLED_NUMBER
+
+
+def test_collect_dtmf_attributes_have_the_shape_its_inline_checks_assume() -> None:
+    # Response.collect_dtmf checks its attributes inline (the hottest builder): it accepts an
+    # int at or above the minimum without _encode, and a terminator from the closed choices.
+    spec = BY_TAG["collectdtmf"]
+    by_keyword = spec.attr_by_keyword
+    assert [a.keyword for a in spec.attrs] == ["max_digits", "terminator", "timeout_ms"]
+    for keyword in ("max_digits", "timeout_ms"):
+        assert by_keyword[keyword].kind == "int"
+        assert by_keyword[keyword].minimum is not None
+        assert by_keyword[keyword].maximum is None
+    assert by_keyword["terminator"].kind == "choice"
+    assert not by_keyword["terminator"].open
