@@ -26,8 +26,9 @@ TARGET_HELP = {
     "served_sqlite_cpu_overhead_us": "server CPU (user + system, all gunicorn -w 2 processes) "
     "per GotDTMF with SQLiteStore minus without state, microseconds; met when value <= limit",
     "sqlite_max_stall_ms": "longest a save waits on expiry clean-up or a WAL checkpoint at the "
-    "run's largest SQLite store (100 k calls with --quick, 1 M otherwise), milliseconds; met "
-    "when value <= limit",
+    "run's largest SQLite store (100 k calls with --quick, 1 M otherwise), milliseconds: the "
+    "worst save of the median one of 3 interleaved rounds (every round's worst is in "
+    "results.scale.rows); met when value <= limit",
     "redis_round_trips_warm": "Redis commands per GotDTMF of a live call this process served "
     "last; met when value <= limit",
     "flow_step_200_ms": "milliseconds per request at steps 200-220 of a live flow the worker "

@@ -3,19 +3,23 @@ calls, with housekeeping in a background thread (kookoo's default) and in the re
 (``background=False``, the behaviour before).
 
 For each size a database is filled directly (one transaction; realistic 250-byte records,
-a tenth of them already expired), then one process runs ``REQUESTS`` saves of live calls
-(load + compare-and-set save, the GotDTMF path of a call another worker saved last) for at
-least ``seconds``, while clean-up is due every ``CLEANUP_EVERY`` seconds and the WAL
-fills.  Every save is timed; the table shows the median, p99 and worst save, and the file's
-bytes per stored call.  The worst save is the longest any request waited for clean-up or a
-checkpoint, plus whatever the shared machine added (another process's scheduling shows up
-here too: the worst of thousands of saves on 2 shared cores).
+a tenth of them already expired) and kept as a template. Each round copies the template
+afresh for every mode, in turn (so the modes are interleaved and all start alike), and one
+process runs saves of live calls (load + compare-and-set save, the GotDTMF path of a call
+another worker saved last) for ``seconds``, while clean-up is due every ``CLEANUP_EVERY``
+seconds and the WAL fills. Every save is timed; each row shows the median, p99 and worst
+save, and the file's bytes per stored call. The worst save is the longest any request
+waited for clean-up or a checkpoint, plus whatever the shared machine added (another
+process's scheduling shows up here too: the worst of thousands of saves on 2 shared cores),
+so it is measured in several rounds and :func:`summarise` reports the median round's worst
+beside the spread; the ``none`` mode (no clean-up, no checkpoint) shows the machine's own.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import time
@@ -25,13 +29,17 @@ from typing import Any
 from kookoo.calls import Call
 from kookoo.stores import SQLiteStore
 
-__all__ = ["CLEANUP_EVERY", "MODES", "fill", "measure_size", "scale_results"]
+__all__ = ["CLEANUP_EVERY", "MODES", "fill", "measure_size", "scale_results", "summarise"]
 
 #: Housekeeping modes measured at every size (see :func:`measure_size`).
 MODES = ("in request", "background", "none")
 
 #: Seconds between clean-ups during the measurement (60 in production: forced due here).
 CLEANUP_EVERY = 0.5
+
+# The database file and what lives beside it (SQLite's WAL and shared memory, the store's
+# version board).
+_SUFFIXES = ("", "-wal", "-shm", "-kookoo-versions")
 
 
 def _record(sid: str) -> str:
@@ -44,7 +52,7 @@ def _record(sid: str) -> str:
 
 def fill(path: Path, size: int) -> None:
     """Create ``path`` with ``size`` calls (every tenth already expired)."""
-    for suffix in ("", "-wal", "-shm"):
+    for suffix in _SUFFIXES:
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     with SQLiteStore(path, background=False) as store:
         store.load("none")  # creates the file and its table
@@ -119,14 +127,63 @@ def measure_size(path: Path, size: int, *, mode: str, seconds: float) -> dict[st
     }
 
 
-def scale_results(workdir: Path, sizes: list[int], seconds: float) -> list[dict[str, Any]]:
-    """Both modes at every size (the database refilled before each, so both start alike)."""
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def scale_results(
+    workdir: Path, sizes: list[int], seconds: float, rounds: int = 1
+) -> list[dict[str, Any]]:
+    """Every mode at every size, ``rounds`` times interleaved; one row per measurement, with
+    its ``round``. Each measurement starts from a fresh copy of the size's filled database."""
     results = []
     for size in sizes:
+        template = workdir / f"scale-{size}-template.sqlite3"
         path = workdir / f"scale-{size}.sqlite3"
-        for mode in MODES:
-            fill(path, size)
-            results.append(measure_size(path, size, mode=mode, seconds=seconds))
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        fill(template, size)
+        for round_ in range(rounds):
+            for mode in MODES:
+                for suffix in _SUFFIXES:
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+                shutil.copyfile(template, path)
+                _sync(path)  # a store at rest: not 400 MB of fresh pages for the first sync
+                row = measure_size(path, size, mode=mode, seconds=seconds)
+                row["round"] = round_
+                results.append(row)
+        for name in (template, path):
+            for suffix in _SUFFIXES:
+                Path(f"{name}{suffix}").unlink(missing_ok=True)
     return results
+
+
+def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (size, mode) over its rounds: saves summed, times the median of the
+    rounds', the worst save as the median round's worst (``max_ms``) with every round's
+    worst beside it (``max_ms_rounds``), and the longest save of all (``max_ms_all``)."""
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["size"], row["housekeeping"]), []).append(row)
+    summary = []
+    for (size, mode), group in groups.items():
+        worst = sorted(r["max_ms"] for r in group)
+        summary.append(
+            {
+                "size": size,
+                "housekeeping": mode,
+                "rounds": len(group),
+                "saves": sum(r["saves"] for r in group),
+                "median_us": statistics.median(r["median_us"] for r in group),
+                "p99_us": statistics.median(r["p99_us"] for r in group),
+                "p999_us": statistics.median(r["p999_us"] for r in group),
+                "max_ms": statistics.median(worst),
+                "max_ms_rounds": [r["max_ms"] for r in group],
+                "max_ms_all": worst[-1],
+                "over_5ms": sum(r["over_5ms"] for r in group),
+                "file_bytes_per_call": statistics.median(r["file_bytes_per_call"] for r in group),
+            }
+        )
+    return summary

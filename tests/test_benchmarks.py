@@ -219,3 +219,26 @@ def test_the_scale_part_fills_and_measures_a_small_store(tmp_path: Path) -> None
     assert row["rows_after"] in range(45, 51)  # the 5 expired ones may be gone already
     assert row["file_bytes_per_call"] > 0
     assert set(row) >= {"median_us", "p99_us", "p999_us", "max_ms", "over_5ms"}
+
+
+def test_the_scale_part_interleaves_rounds_and_reports_the_median_worst(tmp_path: Path) -> None:
+    from benchmarks import scale
+
+    runs = scale.scale_results(tmp_path, [40], 0.0, rounds=2)
+    assert [(r["round"], r["housekeeping"]) for r in runs] == [
+        (0, "in request"),
+        (0, "background"),
+        (0, "none"),
+        (1, "in request"),
+        (1, "background"),
+        (1, "none"),
+    ]
+    assert list(tmp_path.iterdir()) == []  # the template and the copies are gone
+    rows = scale.summarise(runs)
+    assert [r["housekeeping"] for r in rows] == list(scale.MODES)
+    for row in rows:
+        mine = [r for r in runs if r["housekeeping"] == row["housekeeping"]]
+        assert row["max_ms_rounds"] == [r["max_ms"] for r in mine]
+        assert row["max_ms"] == sum(row["max_ms_rounds"]) / 2  # the median of two
+        assert row["max_ms_all"] == max(row["max_ms_rounds"])
+        assert row["saves"] == sum(r["saves"] for r in mine)

@@ -235,3 +235,59 @@ def test_the_flush_ahead_of_a_restart_follows_a_replaced_file(tmp_path: Path) ->
     fds = sqlite_module._FLUSH_FDS
     assert (first.st_dev, first.st_ino) != (second.st_dev, second.st_ino)
     assert os.fstat(fds[(second.st_dev, second.st_ino)]).st_ino == second.st_ino
+
+
+def test_the_sweep_reads_on_from_where_it_stopped_and_misses_nothing(tmp_path: Path) -> None:
+    """Expired and live records interleaved in sid order, several reads per sweep: each read
+    starts after the last sid of the one before, and every expired record goes."""
+    clock = FakeClock()
+    path = tmp_path / "calls.sqlite3"
+    with SQLiteStore(path, ttl_seconds=TTL, clock=clock, checkpoint_interval=3600) as store:
+        store.cleanup_batch = 4
+        store.expire_chunk = 3
+        for i in range(30):
+            if i % 3 == 0:
+                store.save(Call(f"c{i:02d}"))
+        clock.now += TTL / 2
+        for i in range(30):
+            if i % 3:
+                store.save(Call(f"c{i:02d}"))
+        clock.now += TTL / 2 + 1
+        seen: list[str] = []
+        conn, generation = store._acquire()
+        try:
+            conn.set_trace_callback(seen.append)
+            removed = store._expire_in_chunks(conn, clock())
+        finally:
+            conn.set_trace_callback(None)
+            store._release(conn, generation)
+        assert removed == 10
+        assert _rows(path) == 20
+        reads = [sql for sql in seen if sql.startswith("SELECT sid")]
+        # 10 expired records, 4 per read: 3 reads, the second and third starting after a sid
+        assert len(reads) == 3
+        assert "'c09'" in reads[1]
+        assert "'c21'" in reads[2]
+        assert all(store.load(f"c{i:02d}") is not None for i in range(30) if i % 3)
+
+
+def test_a_long_clean_up_lets_checkpoints_run_between_its_chunks(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "calls.sqlite3"
+    with SQLiteStore(path, ttl_seconds=TTL, clock=clock, checkpoint_interval=3600) as store:
+        store.expire_chunk = 2
+        store.expire_pause = 0.0
+        for i in range(9):
+            store.save(Call(f"old{i}"))
+        clock.now += TTL + 1
+        rests: list[int] = []
+        conn, generation = store._acquire()
+        try:
+            removed = store._expire_in_chunks(
+                conn, clock(), threading.Event(), lambda: rests.append(_rows(path))
+            )
+        finally:
+            store._release(conn, generation)
+        assert removed == 9
+        # Between the 5 chunks of 2, 2, 2, 2, 1 rows: 4 rests, each after one more chunk.
+        assert rests == [7, 5, 3, 1]
