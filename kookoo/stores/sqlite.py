@@ -59,9 +59,10 @@ _DELETE = "DELETE FROM kookoo_calls WHERE sid = ?"
 # Starts (and commits) a write transaction that changes nothing: SQLite opens a file it may not
 # write read-only without a word, even with mode=rw, and only a write attempt tells.
 _WRITE_PROBE = "DELETE FROM kookoo_calls WHERE 0"
-# The background clean-up walks the table in key order, each read starting after the last sid
+# The clean-up sweep walks the table in key order, each read starting after the last sid
 # the one before returned, so one sweep reads every row once (re-reading from the start each
 # time walked past every live row again: quadratic in the backlog, and a core busy on it).
+# The first read has no lower bound: "" is a sid like any other.
 _EXPIRED_FIRST = "SELECT sid FROM kookoo_calls WHERE expires_at <= ? ORDER BY sid LIMIT ?"
 _EXPIRED_AFTER = (
     "SELECT sid FROM kookoo_calls WHERE sid > ? AND expires_at <= ? ORDER BY sid LIMIT ?"
@@ -194,7 +195,8 @@ class SQLiteStore(CallStore):
 
     cleanup_batch = 500
     """Most rows one clean-up in a request deletes (``background=False``), so no request pays
-    for a large backlog; the background thread reads this many expired sids at a time."""
+    for a large backlog; the sweep of the background thread and of :meth:`expire` reads this
+    many expired sids at a time."""
     expire_chunk = 16
     """Rows the background clean-up deletes per write transaction (each holds the write lock
     for well under a millisecond)."""
@@ -207,8 +209,8 @@ class SQLiteStore(CallStore):
     for ``checkpoint_interval`` (it looks every 50 ms). A checkpoint first syncs the WAL,
     and syncing a file that writers are appending to holds them up for as long as it has
     data to write out (measured on ext4: saves waited 6-9 ms while a checkpoint synced the
-    20,000 frames one second of saves without pause had written), so no checkpoint is left
-    with more than a few hundred frames to sync."""
+    13,000-20,000 frames one second of saves without pause had written), so no checkpoint
+    is left with more than a few hundred frames to sync."""
     wal_restart_frames = 4096
     """WAL size (4 KB frames, 16 MB) past which the background checkpoint makes the WAL
     start over (a RESTART checkpoint, which holds writers off while it copies the last
@@ -520,17 +522,13 @@ class SQLiteStore(CallStore):
             self._release(conn, generation, broken)
 
     def expire(self, now: float | None = None) -> int:
-        """Remove every record expired by ``now``, in batches; return how many."""
+        """Remove every record expired by ``now``, in chunks of :attr:`expire_chunk` rows
+        (the background thread's sweep, without its rests); return how many."""
         when = self.clock() if now is None else now
-        removed = 0
         conn, generation = self._acquire()
         broken = False
         try:
-            while True:
-                count = self._execute(conn, _EXPIRE_BATCH, (when, self.cleanup_batch)).rowcount
-                removed += count
-                if count < self.cleanup_batch:
-                    return removed
+            return self._expire_in_chunks(conn, when)
         except sqlite3.Error as exc:
             broken = True
             raise self._unavailable(exc) from exc
