@@ -81,6 +81,26 @@ class HistoryEntry:
     at: float
 
 
+# Loading a record builds one HistoryEntry per stored event, and the dataclass __init__ of
+# a frozen class (a Python frame and object.__setattr__ per field) was 46 % of from_json
+# (measured with callgrind: 4.6 k instructions an entry, 55.8 k of 108 k for 12 events).
+# The same objects, with their fields set through the slots' descriptors: 38 k for 12.
+_new_object = object.__new__
+_set_event = HistoryEntry.__dict__["event"].__set__
+_set_at = HistoryEntry.__dict__["at"].__set__
+_set_raw = PhoneNumber.__dict__["raw"].__set__
+_set_national = PhoneNumber.__dict__["national"].__set__
+
+
+def _entry_from_row(row: Any) -> HistoryEntry:
+    """The :class:`HistoryEntry` of a stored ``[event, at]`` row."""
+    event, at = row
+    entry: HistoryEntry = _new_object(HistoryEntry)
+    _set_event(entry, event)
+    _set_at(entry, at)
+    return entry
+
+
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
@@ -414,13 +434,14 @@ class Call:
         if not isinstance(raw.get("state"), dict) or not isinstance(raw.get("journal"), list):
             raise ValueError("stored call record is malformed: state or journal has a wrong type")
         try:
-            return cls(
+            rows = raw["history"]
+            call = cls(
                 sid=raw["sid"],
                 caller=_number(raw["caller"], raw.get("caller_national")),
                 called_number=_number(raw["called_number"], raw.get("called_national")),
                 state=raw["state"],
                 step=raw["step"],
-                history=[HistoryEntry(event, at) for event, at in raw["history"]],
+                history=list(map(_entry_from_row, rows)),
                 journal=raw["journal"],
                 created_at=raw["created_at"],
                 updated_at=raw["updated_at"],
@@ -431,6 +452,13 @@ class Call:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"stored call record is incomplete or malformed: {exc!r}") from exc
+        history = call.history
+        if type(rows) is list and len(rows) == len(history):
+            # The stored rows are what to_json would convert these very entries to: the
+            # next save reuses them and converts only the events recorded since.
+            call._seen_history = tuple(history)
+            call._history_rows = rows
+        return call
 
 
 def _number(raw: object, national: object) -> PhoneNumber | None:
@@ -440,5 +468,8 @@ def _number(raw: object, national: object) -> PhoneNumber | None:
     if not isinstance(raw, str):
         raise TypeError(f"stored number {raw!r} is not text")
     if isinstance(national, str):
-        return PhoneNumber(raw=raw, national=national)
+        number: PhoneNumber = _new_object(PhoneNumber)  # as for history entries, above
+        _set_raw(number, raw)
+        _set_national(number, national)
+        return number
     return PhoneNumber.parse(raw)

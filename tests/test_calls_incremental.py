@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 import pytest
 
 from kookoo.calls import Call, CallStateError, HistoryEntry
+from kookoo.phone import PhoneNumber
 
 
 def _fresh_json(call: Call) -> str:
@@ -49,6 +51,56 @@ def test_history_rows_follow_appends_trims_and_edits(monkeypatch: pytest.MonkeyP
     assert call.to_json() == _fresh_json(call)
     call.history.clear()
     assert json.loads(call.to_json())["history"] == []
+
+
+def test_a_loaded_call_holds_the_same_entries_and_numbers() -> None:
+    # from_json builds them without their dataclass __init__: they must not be told apart.
+    call = Call("3", caller="09876543210", called_number="911130803946")
+    for i in range(6):
+        call.record_event("GotDTMF", at=1000.0 + i)
+    loaded = Call.from_json(call.to_json(), version=4)
+    assert loaded.history == call.history
+    assert {type(entry) for entry in loaded.history} == {HistoryEntry}
+    assert hash(loaded.history[0]) == hash(HistoryEntry("GotDTMF", 1000.0))
+    assert repr(loaded.history[0]) == "HistoryEntry(event='GotDTMF', at=1000.0)"
+    assert (loaded.caller, loaded.called_number) == (call.caller, call.called_number)
+    assert type(loaded.caller) is PhoneNumber
+    assert loaded.caller == PhoneNumber.parse("09876543210")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loaded.history[0].event = "changed"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loaded.caller.raw = "changed"  # type: ignore[misc]
+
+
+def test_a_loaded_call_saves_what_a_fresh_call_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A loaded call reuses its stored history rows for its next save.
+    monkeypatch.setattr(Call, "history_limit", 5)
+    call = Call("4")
+    for i in range(4):
+        call.record_event(f"E{i}", at=float(i))
+    for i in range(4, 10):
+        call = Call.from_json(call.to_json(), version=i)
+        call.record_event(f"E{i}", at=float(i))
+        if i % 2:
+            call.record_event(f"X{i}", at=i + 0.5)  # two events between saves, at the limit
+        assert call.to_json() == _fresh_json(call)
+    assert [e.event for e in call.history] == ["E7", "X7", "E8", "E9", "X9"]
+    loaded = Call.from_json(call.to_json(), version=11)
+    loaded.history[0] = HistoryEntry("Replaced", 99.0)
+    assert json.loads(loaded.to_json())["history"][0] == ["Replaced", 99.0]
+    # More events stored than the limit allows now: trimmed on load, rows not reused.
+    monkeypatch.setattr(Call, "history_limit", 3)
+    again = Call.from_json(call.to_json(), version=12)
+    assert len(again.history) == 3
+    assert again.to_json() == _fresh_json(again)
+    assert json.loads(again.to_json())["history"] == [[e.event, e.at] for e in call.history[-3:]]
+
+
+@pytest.mark.parametrize("rows", [[["GotDTMF", 1.0, "extra"]], [["GotDTMF"]], [5]])
+def test_malformed_history_rows_are_refused(rows: list[Any]) -> None:
+    record = json.loads(Call("5").to_json())
+    with pytest.raises(ValueError, match="malformed"):
+        Call.from_json(json.dumps(dict(record, history=rows)), version=1)
 
 
 def _flow_call(steps: list[Any]) -> Call:
