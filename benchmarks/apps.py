@@ -160,12 +160,16 @@ kookoo_sqlite_app = make_kookoo_state_app(None)
 # -- hand-written Werkzeug + lxml ----------------------------------------------------------------
 
 
+_MENU_EVENTS = ("NewCall", "GotDTMF")
+
+
 def werkzeug_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    """The same app written by hand: Werkzeug parses the query, lxml builds the same XML."""
+    """The same app written by hand: Werkzeug parses the query, lxml builds the same XML
+    (for NewCall and GotDTMF, as kookoo's app; other events get 400)."""
     request = Request(environ)
     if request.path.rstrip("/") != ROUTE:
         response = HTTPResponse("Not found\n", status=404, content_type="text/plain")
-    elif request.args.get("event") != "NewCall":
+    elif request.args.get("event") not in _MENU_EVENTS:
         response = HTTPResponse("Unsupported event\n", status=400, content_type="text/plain")
     else:
         body = build_lxml(request.args.get("sid"))

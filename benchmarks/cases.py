@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.test import EnvironBuilder
 
 from benchmarks import apps
+from benchmarks.handwritten_state import HandWrittenSQLiteApp
 from benchmarks.procs import ServerError, redis_binary, redis_server
 from benchmarks.runner import Case
-from kookoo import KooKoo
+from kookoo import Call, KooKoo
 from kookoo.flow import FlowCall, Step
 from kookoo.stores import MemoryStore, RedisStore, SQLiteStore
+from kookoo.stores import sqlite as sqlite_store
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
@@ -258,6 +260,37 @@ def _dtmf_case(
     return Case(key, label, prepare)
 
 
+def _commit_case(store: SQLiteStore) -> Case:
+    """SQLite on its own: the compare-and-set ``UPDATE`` of a save, in autocommit, on the
+    store's own file and connection settings, with a record of a warm call's size that
+    changes each time (an update that changes nothing writes no page): the floor of any
+    save to an SQLite file that several processes share."""
+    sid = f"commit-floor-{_reserve_sids(1)}"
+    call = Call(sid)
+    call.state["menu"] = "main"
+    store.save(call)
+    for _ in range(DTMF_PER_CALL):
+        call.record_event("GotDTMF")
+    data = call.to_json()
+
+    def prepare(n: int) -> Callable[[], object]:
+        conn, generation = store._acquire()
+        store._release(conn, generation)
+        records = [data.replace('"menu"', f'"m{i % 10}nu"') for i in range(n)]
+        execute = store._execute
+        update = sqlite_store._UPDATE
+
+        def run() -> None:
+            for record in records:
+                if execute(conn, update, (record, 1e10, sid, call.version, 0.0)).rowcount != 1:
+                    raise BadReply(f"the floor's update of {sid} changed no row")
+                call.version += 1
+
+        return run
+
+    return Case("state.sqlite_commit", "SQLite alone: UPDATE + commit", prepare)
+
+
 def _ping_case(url: str, stack: ExitStack) -> Case:
     import redis
 
@@ -316,6 +349,16 @@ def state_cases(
             apps.make_kookoo_state_app(sqlite),
             _is_kookoo_menu,
         ),
+        _dtmf_case(
+            "state.dtmf_werkzeug", "GotDTMF, by hand, no state", apps.werkzeug_app, _is_kookoo_menu
+        ),
+        _dtmf_case(
+            "state.dtmf_werkzeug_sqlite",
+            "GotDTMF, by hand + sqlite3",
+            HandWrittenSQLiteApp(workdir / "handwritten.sqlite3"),
+            _is_kookoo_menu,
+        ),
+        _commit_case(sqlite),
     ]
     reason = _redis_unavailable()
     if reason is None:

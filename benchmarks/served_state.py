@@ -1,12 +1,13 @@
 """Part 4b: server CPU per GotDTMF with SQLite state, under ``gunicorn -w 2``.
 
-kookoo without state and kookoo with its default SQLite store are served at once; each gets
+kookoo without state, kookoo with its default SQLite store, and the same app by hand without
+state and with sqlite3 (:mod:`benchmarks.handwritten_state`) are served at once; each gets
 the same requests (calls of one NewCall and four GotDTMFs, from the bounded Python load
 generator, 4 connections; a call's requests are a fifth of the run apart, so like KooKoo's
 they never overlap, and each lands on either worker).  The CPU time (user + system, from
 ``/proc/<pid>/stat``) of all worker processes is read before and after each run and divided
 by the requests answered, so the load generator's own speed does not enter the number.
-Runs alternate between the two servers; the medians are reported.
+Runs go round the servers (in reverse order every other round); the medians are reported.
 """
 
 from __future__ import annotations
@@ -49,12 +50,19 @@ def _target(prefix: str, requests: int) -> Any:
 
 
 def served_state_cpu(workdir: Path, *, rounds: int, requests: int) -> dict[str, Any]:
-    """Median server CPU µs per request, kookoo without state and with SQLite, and p99s."""
+    """Median server CPU µs per request and p99s: kookoo without state and with SQLite,
+    and the same app by hand (:func:`benchmarks.apps.werkzeug_app`) without state and with
+    sqlite3 (:mod:`benchmarks.handwritten_state`)."""
     servers = {
         "none": ("benchmarks.apps:kookoo_app", {}),
         "sqlite": (
             "benchmarks.apps:kookoo_sqlite_app",
             {"KOOKOO_DB": str(workdir / "served-state.sqlite3")},
+        ),
+        "handwritten": ("benchmarks.apps:werkzeug_app", {}),
+        "handwritten_sqlite": (
+            "benchmarks.handwritten_state:handwritten_sqlite_app",
+            {"KOOKOO_DB": str(workdir / "served-handwritten.sqlite3")},
         ),
     }
     cpu: dict[str, list[float]] = {key: [] for key in servers}
@@ -89,4 +97,7 @@ def served_state_cpu(workdir: Path, *, rounds: int, requests: int) -> dict[str, 
         "median_cpu_us": medians,
         "median_p99_ms": {key: statistics.median(values) for key, values in p99.items()},
         "sqlite_cpu_overhead_us": medians["sqlite"] - medians["none"],
+        "handwritten_sqlite_cpu_overhead_us": medians["handwritten_sqlite"]
+        - medians["handwritten"],
+        "sqlite_cpu_vs_handwritten": medians["sqlite"] / medians["handwritten_sqlite"],
     }

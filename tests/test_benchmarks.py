@@ -8,6 +8,7 @@ without them the tests fail, they do not skip.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,12 @@ from lxml import etree
 from werkzeug.test import Client
 
 from benchmarks import apps
-from benchmarks.cases import call_wsgi, new_call_environ
+from benchmarks.cases import _commit_case, call_wsgi, new_call_environ
+from benchmarks.handwritten_state import HandWrittenSQLiteApp
 from benchmarks.report import target
 from benchmarks.served import _wrk_ms
 from kookoo.phone import PhoneNumber
-from kookoo.stores import MemoryStore
+from kookoo.stores import MemoryStore, SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_CALL = f"{apps.ROUTE}?{apps.NEW_CALL_QUERY}"
@@ -143,7 +145,96 @@ def test_flask_apps_answer_the_same_prompts(name: str) -> None:
 
 
 def test_apps_refuse_other_events() -> None:
-    assert Client(apps.werkzeug_app).get(f"{apps.ROUTE}?event=GotDTMF&sid=1").status_code == 400
+    assert Client(apps.werkzeug_app).get(f"{apps.ROUTE}?event=Hangup&sid=1").status_code == 400
+
+
+@pytest.mark.parametrize("app", [apps.kookoo_app, apps.werkzeug_app], ids=["kookoo", "werkzeug"])
+def test_apps_answer_gotdtmf_with_the_menu(app: Any) -> None:
+    status, body = call_wsgi(app, _dtmf_environ("778", "2"))
+    assert (status, body) == ("200 OK", apps.expected_reply("778"))
+
+
+# -- call state by hand (the like-for-like of kookoo + SQLiteStore) -----------------------------
+
+
+def _dtmf_environ(sid: str, digits: str) -> dict[str, Any]:
+    return dict(new_call_environ(sid), QUERY_STRING=f"event=GotDTMF&sid={sid}&data={digits}")
+
+
+def test_handwritten_sqlite_app_answers_what_kookoo_answers_and_shares_its_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "hand.sqlite3"
+    app = HandWrittenSQLiteApp(path)
+    kookoo = apps.make_kookoo_state_app(MemoryStore())
+    for each in (app, kookoo):
+        assert call_wsgi(each, new_call_environ("91")) == ("200 OK", apps.expected_reply("91"))
+        assert call_wsgi(each, _dtmf_environ("91", "2")) == ("200 OK", apps.expected_reply("91"))
+    assert app.state("91") == {"menu": "main", "choice": "2"}
+    # Another worker (a second app on the same file) sees it and writes on top of it.
+    other = HandWrittenSQLiteApp(path)
+    assert call_wsgi(other, _dtmf_environ("91", "7"))[0] == "200 OK"
+    assert app.state("91") == {"menu": "main", "choice": "7"}
+    # A repeated NewCall keeps the call as it is.
+    assert call_wsgi(app, new_call_environ("91"))[0] == "200 OK"
+    assert app.state("91") == {"menu": "main", "choice": "7"}
+
+
+def test_handwritten_sqlite_app_refuses_unknown_calls_and_other_events(tmp_path: Path) -> None:
+    app = HandWrittenSQLiteApp(tmp_path / "hand.sqlite3")
+    assert call_wsgi(app, _dtmf_environ("404", "1"))[0] == "404 NOT FOUND"
+    assert app.state("404") is None
+    client = Client(app)
+    assert client.get(f"{apps.ROUTE}?event=Hangup&sid=1").status_code == 400
+    assert client.get(f"{apps.ROUTE}?event=GotDTMF").status_code == 400
+    assert client.get("/elsewhere?event=NewCall&sid=1").status_code == 404
+
+
+def test_handwritten_sqlite_app_reads_again_after_losing_a_race(tmp_path: Path) -> None:
+    path = tmp_path / "hand.sqlite3"
+    app = HandWrittenSQLiteApp(path)
+    call_wsgi(app, new_call_environ("92"))
+    rival = HandWrittenSQLiteApp(path)
+    conn = app.connection()
+    raced: list[str] = []
+
+    class Racing:
+        """The app's connection, with a rival's save slipped in before the app's first one."""
+
+        def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+            if sql.startswith("UPDATE") and not raced:
+                raced.append(sql)
+                call_wsgi(rival, _dtmf_environ("92", "5"))
+            return conn.execute(sql, params)
+
+    assert HandWrittenSQLiteApp._store_choice(Racing(), "92", "3") is True  # type: ignore[arg-type]
+    assert raced
+    # The rival's save made the first write miss; the app read again and wrote on top.
+    row = conn.execute("SELECT version, data FROM calls WHERE sid = '92'").fetchone()
+    assert (row[0], json.loads(row[1])) == (3, {"menu": "main", "choice": "3"})
+
+
+def test_the_commit_floor_case_writes_a_changed_record_each_time(tmp_path: Path) -> None:
+    path = tmp_path / "floor.sqlite3"
+    store = SQLiteStore(path, background=False)
+    conn = sqlite3.connect(path)
+    try:
+        case = _commit_case(store)
+        (sid, version, data) = conn.execute(
+            "SELECT sid, version, data FROM kookoo_calls"
+        ).fetchone()
+        run = case.prepare(5)
+        run()
+        rows = conn.execute("SELECT sid, version, data FROM kookoo_calls").fetchall()
+    finally:
+        conn.close()
+        store.close()
+    assert case.key == "state.sqlite_commit"
+    assert sid.startswith("commit-floor-")
+    # One row, the floor's: five saves later, at a version five higher, with other data.
+    assert [(r[0], r[1]) for r in rows] == [(sid, version + 5)]
+    assert rows[0][2] != data
+    assert json.loads(rows[0][2])["sid"] == sid
 
 
 # -- the command ----------------------------------------------------------------------------------
