@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -225,3 +226,187 @@ def test_remove_default_handler_restores_the_level(bare_logging: logging.Logger)
 
 def test_module_defaults_target_the_kookoo_logger() -> None:
     assert logs._logger is logging.getLogger("kookoo")
+
+
+# -- the request line, written without a record ---------------------------------------------
+
+_FIELDS = RequestFields("1104528084461170", "GotDTMF", "/ivr", "menu", 200, 0.4449, "8041169706")
+
+
+def _direct_and_logged(
+    logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> tuple[str, str]:
+    """The line the default handler writes directly, and what logging writes for the app's
+    record of the same request at the same moment (through the base logging.Formatter)."""
+    handler = default_handler(logger)
+    assert handler is not None
+    assert handler.write_request_line(_FIELDS) is True
+    direct = capsys.readouterr().err
+    record = logger.makeRecord(
+        logger.name, logging.INFO, __file__, 0, logs.REQUEST_LINE, tuple(_FIELDS[:6]), None
+    )
+    base = logging.Formatter(logs.TEXT_FORMAT)
+    base.converter = handler.formatter.converter  # type: ignore[union-attr]
+    base.default_msec_format = handler.formatter.default_msec_format  # type: ignore[union-attr]
+    assert handler.format(record) == base.format(record)
+    return direct, base.format(record) + "\n"
+
+
+@without_root_handlers
+@pytest.mark.parametrize("now", [1764702687.0, 1764702687.4449, 1764702687.9996, 1764702688.001])
+def test_the_request_line_written_directly_is_what_logging_writes(
+    bare_logging: logging.Logger,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    now: float,
+) -> None:
+    install_default_handler(bare_logging, environ={})
+    monkeypatch.setattr(time, "time", lambda: now)
+    direct, logged = _direct_and_logged(bare_logging, capsys)
+    assert direct == logged
+    assert direct.endswith(
+        f" INFO {bare_logging.name}: sid=1104528084461170 event=GotDTMF route=/ivr "
+        "handler=menu status=200 ms=0.44\n"
+    )
+
+
+@without_root_handlers
+def test_the_direct_line_follows_the_formatters_time_settings(
+    bare_logging: logging.Logger,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    install_default_handler(bare_logging, environ={})
+    handler = default_handler(bare_logging)
+    assert handler is not None
+    assert isinstance(handler.formatter, logs.TextFormatter)
+    monkeypatch.setattr(time, "time", lambda: 1764702687.25)
+    # India's time of day, whatever the machine's zone, and a dot before the milliseconds.
+    handler.formatter.converter = lambda secs: time.gmtime(secs + 5.5 * 3600)  # type: ignore[method-assign,assignment]
+    handler.formatter.default_msec_format = "%s.%03d"
+    direct, logged = _direct_and_logged(bare_logging, capsys)
+    assert direct == logged
+    assert direct.startswith("2025-12-03 00:41:27.250 [")
+
+
+def _add_filter(logger: logging.Logger, handler: logging.Handler) -> None:
+    logger.addFilter(lambda record: True)
+
+
+def _add_handler_filter(logger: logging.Logger, handler: logging.Handler) -> None:
+    handler.addFilter(lambda record: True)
+
+
+def _add_second_handler(logger: logging.Logger, handler: logging.Handler) -> None:
+    logger.addHandler(logging.NullHandler())
+
+
+def _replace_formatter(logger: logging.Logger, handler: logging.Handler) -> None:
+    handler.setFormatter(logging.Formatter(logs.TEXT_FORMAT))
+
+
+def _raise_handler_level(logger: logging.Logger, handler: logging.Handler) -> None:
+    handler.setLevel(logging.WARNING)
+
+
+def _remove_from_logger(logger: logging.Logger, handler: logging.Handler) -> None:
+    logger.removeHandler(handler)
+
+
+def _configure_root(logger: logging.Logger, handler: logging.Handler) -> None:
+    logging.root.addHandler(logging.NullHandler())  # removed by without_root_handlers
+
+
+@without_root_handlers
+@pytest.mark.parametrize(
+    "change",
+    [
+        _add_filter,
+        _add_handler_filter,
+        _add_second_handler,
+        _replace_formatter,
+        _raise_handler_level,
+        _remove_from_logger,
+        _configure_root,
+    ],
+)
+def test_the_line_is_left_to_logging_when_anything_else_could_see_the_record(
+    bare_logging: logging.Logger,
+    capsys: pytest.CaptureFixture[str],
+    change: Callable[[logging.Logger, logging.Handler], None],
+) -> None:
+    install_default_handler(bare_logging, environ={})
+    handler = default_handler(bare_logging)
+    assert handler is not None
+    change(bare_logging, handler)
+    assert handler.write_request_line(_FIELDS) is False
+    assert capsys.readouterr().err == ""
+
+
+@without_root_handlers
+def test_the_line_is_left_to_logging_without_process_ids_or_once_stepped_aside(
+    bare_logging: logging.Logger,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    install_default_handler(bare_logging, environ={})
+    handler = default_handler(bare_logging)
+    assert handler is not None
+    monkeypatch.setattr(logging, "logProcesses", False)
+    assert handler.write_request_line(_FIELDS) is False
+    monkeypatch.setattr(logging, "logProcesses", True)
+    handler.step_aside()
+    assert handler.write_request_line(_FIELDS) is False
+    assert capsys.readouterr().err == ""
+
+
+@without_root_handlers
+def test_a_stream_that_fails_goes_to_handle_error_with_the_line(
+    bare_logging: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_default_handler(bare_logging, environ={})
+    handler = default_handler(bare_logging)
+    assert handler is not None
+    failed: list[str] = []
+
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk full")
+
+    monkeypatch.setattr(sys, "stderr", Broken())
+    monkeypatch.setattr(handler, "handleError", lambda record: failed.append(record.getMessage()))
+    assert handler.write_request_line(_FIELDS) is True
+    assert failed == [logs.REQUEST_LINE % _FIELDS[:6]]
+
+
+@without_root_handlers
+def test_the_app_writes_its_request_lines_directly_when_logging_is_not_configured(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from werkzeug.test import Client
+
+    from kookoo import KooKoo, NewCall, Response
+
+    logger = logging.getLogger("kookoo")
+    saved_handlers, saved_level = logger.handlers[:], logger.level
+    logger.handlers[:] = []
+    logger.setLevel(logging.NOTSET)
+    records: list[logging.LogRecord] = []
+    monkeypatch.setattr(logger, "handle", records.append)
+    try:
+        app = KooKoo("direct", store=False, secret=False)
+
+        @app.on_new_call
+        def hello(event: NewCall) -> Response:
+            return Response().play_text("Hello")
+
+        assert Client(app).get("/?event=NewCall&sid=77").status_code == 200
+        err = capsys.readouterr().err
+    finally:
+        remove_default_handler(logger)
+        logger.handlers[:] = saved_handlers
+        logger.setLevel(saved_level)
+    assert records == []  # no record was made: the line went straight to stderr
+    assert err.count("\n") == 1
+    assert " INFO kookoo: sid=77 event=NewCall route=/ handler=" in err
+    assert " status=200 ms=" in err
