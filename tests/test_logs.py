@@ -230,6 +230,15 @@ def test_module_defaults_target_the_kookoo_logger() -> None:
 
 # -- the request line, written without a record ---------------------------------------------
 
+
+def _installed(logger: logging.Logger) -> DefaultHandler:
+    """The default handler, installed on ``logger`` as an app's first request does."""
+    install_default_handler(logger, environ={})
+    handler = default_handler(logger)
+    assert handler is not None
+    return handler
+
+
 _FIELDS = RequestFields("1104528084461170", "GotDTMF", "/ivr", "menu", 200, 0.4449, "8041169706")
 
 
@@ -276,9 +285,7 @@ def test_the_direct_line_follows_the_formatters_time_settings(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    install_default_handler(bare_logging, environ={})
-    handler = default_handler(bare_logging)
-    assert handler is not None
+    handler = _installed(bare_logging)
     assert isinstance(handler.formatter, logs.TextFormatter)
     monkeypatch.setattr(time, "time", lambda: 1764702687.25)
     # India's time of day, whatever the machine's zone, and a dot before the milliseconds.
@@ -335,9 +342,7 @@ def test_the_line_is_left_to_logging_when_anything_else_could_see_the_record(
     capsys: pytest.CaptureFixture[str],
     change: Callable[[logging.Logger, logging.Handler], None],
 ) -> None:
-    install_default_handler(bare_logging, environ={})
-    handler = default_handler(bare_logging)
-    assert handler is not None
+    handler = _installed(bare_logging)
     change(bare_logging, handler)
     assert handler.write_request_line(_FIELDS) is False
     assert capsys.readouterr().err == ""
@@ -349,9 +354,7 @@ def test_the_line_is_left_to_logging_without_process_ids_or_once_stepped_aside(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    install_default_handler(bare_logging, environ={})
-    handler = default_handler(bare_logging)
-    assert handler is not None
+    handler = _installed(bare_logging)
     monkeypatch.setattr(logging, "logProcesses", False)
     assert handler.write_request_line(_FIELDS) is False
     monkeypatch.setattr(logging, "logProcesses", True)
@@ -364,9 +367,7 @@ def test_the_line_is_left_to_logging_without_process_ids_or_once_stepped_aside(
 def test_a_stream_that_fails_goes_to_handle_error_with_the_line(
     bare_logging: logging.Logger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    install_default_handler(bare_logging, environ={})
-    handler = default_handler(bare_logging)
-    assert handler is not None
+    handler = _installed(bare_logging)
     failed: list[str] = []
 
     class Broken(io.StringIO):
