@@ -57,7 +57,7 @@ from kookoo.events import (
     parse_query,
 )
 from kookoo.limits import LiveCallLimit, is_reserved_sid
-from kookoo.logs import REQUEST_LINE, request_fields
+from kookoo.logs import request_fields
 from kookoo.parser import parse_response
 from kookoo.response import CollectDtmf, Response, ResponseParseError
 from kookoo.scaffold import Handler, HandlerGroup, Scaffold, named_steps
@@ -206,8 +206,6 @@ class KooKoo(Scaffold):
         self._ops_paths = {self.health_path, self.metrics_path if self.metrics else ""} - {""}
         config.LOG_FORMAT.from_env()  # a bad KOOKOO_LOG_FORMAT fails here, not at a request
         self._serving = False
-        # The default log handler, found at the first request (see _freeze).
-        self._log_handler: logs.DefaultHandler | None = None
         # route -> error handlers of the HandlerGroup mounted there (see mount()).
         self._route_error_handlers: dict[
             str, dict[type[BaseException], tuple[Callable[..., Any], bool]]
@@ -380,7 +378,6 @@ class KooKoo(Scaffold):
         """Build the lookup tables once, at the first request (in each worker): also the
         default log handler (:mod:`kookoo.logs`) and a check that the store answers."""
         logs.install_default_handler()
-        self._log_handler = logs.default_handler()
         self._table = {(h.route, h.event_type, h.step): h for h in self._handlers}
         routes = {h.route for h in self._handlers}
         self._static_routes = {r for r in routes if "<" not in r}
@@ -429,30 +426,10 @@ class KooKoo(Scaffold):
                 self.metrics.request_done(ctx, status, time.perf_counter() - started)
             if logger.isEnabledFor(logging.INFO):
                 fields = request_fields(ctx, status, (time.perf_counter() - started) * 1000)
-                # The default handler writes the same text without a record when nothing
-                # else would see one (25-30 µs of logging machinery a request).
-                fast = self._log_handler
-                if fast is None or not fast.write_request_line(fields):
-                    self._log_record(fields)
+                logs.log_request_line(logger, fields)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [body]
-
-    @staticmethod
-    def _log_record(fields: logs.RequestFields) -> None:
-        # Built directly, not with logger.info(): that would walk the stack for a
-        # file and line the request line never shows (about a third of its cost).
-        record = logger.makeRecord(
-            logger.name,
-            logging.INFO,
-            __file__,
-            0,
-            REQUEST_LINE,
-            tuple(fields[:6]),
-            None,
-            extra={"kookoo": fields},
-        )
-        logger.handle(record)
 
     def full_dispatch(self, ctx: RequestContext) -> Reply:
         """The whole pipeline for one request: :meth:`preprocess`, :meth:`parse_request`,

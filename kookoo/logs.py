@@ -49,6 +49,7 @@ __all__ = [
     "TextFormatter",
     "default_handler",
     "install_default_handler",
+    "log_request_line",
     "logging_configured",
     "mask_caller",
     "remove_default_handler",
@@ -116,6 +117,34 @@ def request_fields(ctx: Any, status: int, ms: float) -> RequestFields:
         ms,
         ctx.params.get("cid"),
     )
+
+
+def log_request_line(logger: logging.Logger, fields: RequestFields) -> None:
+    """Log the app's request line for ``fields`` on ``logger`` at INFO, with the fields as
+    ``extra={"kookoo": fields}``.
+
+    While the logger's only handler is the :class:`DefaultHandler` and nothing else would
+    see the record, the handler writes the same text itself
+    (:meth:`DefaultHandler.write_request_line`: 25-30 µs of ``logging`` machinery less).
+    """
+    handlers = logger.handlers
+    if len(handlers) == 1:
+        handler = handlers[0]
+        if isinstance(handler, DefaultHandler) and handler.write_request_line(fields):
+            return
+    # Built directly, not with logger.info(): that would walk the stack for a file and
+    # line the request line never shows (about a third of its cost).
+    record = logger.makeRecord(
+        logger.name,
+        logging.INFO,
+        __file__,
+        0,
+        REQUEST_LINE,
+        tuple(fields[:6]),
+        None,
+        extra={"kookoo": fields},
+    )
+    logger.handle(record)
 
 
 def mask_caller(number: str | None) -> str | None:
