@@ -411,3 +411,21 @@ def test_the_app_writes_its_request_lines_directly_when_logging_is_not_configure
     assert err.count("\n") == 1
     assert " INFO kookoo: sid=77 event=NewCall route=/ handler=" in err
     assert " status=200 ms=" in err
+
+
+def test_log_request_line_gives_other_handlers_a_record_with_the_fields(
+    bare_logging: logging.Logger,
+) -> None:
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    bare_logging.addHandler(Keep())
+    bare_logging.setLevel(logging.INFO)
+    logs.log_request_line(bare_logging, _FIELDS)
+    (record,) = seen
+    assert record.getMessage() == logs.REQUEST_LINE % _FIELDS[:6]
+    assert record.kookoo == _FIELDS  # type: ignore[attr-defined]
+    assert record.levelno == logging.INFO
