@@ -10,7 +10,7 @@ Installing kookoo makes these fixtures available in every test suite:
         [tool.pytest.ini_options]
         kookoo_app = "myivr:app"        # or "path/to/file.py:app"
 
-    An app named there runs every test on a fresh :class:`~kookoo.stores.MemoryStore`
+    An app named there runs every test on a fresh :class:`~kookoo.state.stores.MemoryStore`
     (:meth:`KooKoo.using_store <kookoo.KooKoo.using_store>`), so no state leaks from one test,
     or one run, into the next and no SQLite file appears in the project; set
     ``kookoo_keep_store = true`` to test with the app's own store instead.  In your own
@@ -31,7 +31,7 @@ A whole test::
 
     # conftest.py
     import pytest
-    from kookoo.stores import MemoryStore
+    from kookoo.state.stores import MemoryStore
     from myivr import app
 
     @pytest.fixture(scope="session")
@@ -108,9 +108,9 @@ def kookoo_app(pytestconfig: pytest.Config) -> Iterator[Any]:
             '(or its URL), or set kookoo_app = "module:app" in the pytest configuration',
             pytrace=False,
         )
-    from kookoo.app import KooKoo
     from kookoo.loading import load_app
-    from kookoo.stores.memory import MemoryStore
+    from kookoo.state.stores.memory import MemoryStore
+    from kookoo.web.app import KooKoo
 
     try:
         app = load_app(spec)

@@ -81,7 +81,7 @@ def _verdict(entry: dict[str, Any], limit_text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected parts, print the table, write the JSON; exit status 0."""
     args = _parser().parse_args(argv)
-    # kookoo apps log one INFO line per request by default (kookoo.logs) and the compared apps
+    # kookoo apps log one INFO line per request by default (kookoo.web.logs) and the compared apps
     # log nothing: the request log stays off here, as a logging config of the user's would.
     logging.getLogger("kookoo").setLevel(logging.WARNING)
     try:

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response as HTTPResponse
 
 from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
-from kookoo.stores import CallStore
+from kookoo.state.stores import CallStore
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

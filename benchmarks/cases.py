@@ -23,8 +23,8 @@ from benchmarks.procs import ServerError, redis_binary, redis_server
 from benchmarks.runner import Case
 from kookoo import Call, KooKoo
 from kookoo.flow import FlowCall, Step
-from kookoo.stores import MemoryStore, RedisStore, SQLiteStore
-from kookoo.stores import sqlite as sqlite_store
+from kookoo.state.stores import MemoryStore, RedisStore, SQLiteStore
+from kookoo.state.stores import sqlite as sqlite_store
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication, WSGIEnvironment

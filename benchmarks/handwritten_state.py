@@ -1,6 +1,6 @@
 """The menu app with call state written by hand: Werkzeug, lxml and :mod:`sqlite3`.
 
-It is what kookoo + :class:`~kookoo.stores.SQLiteStore` is compared with, like for like: the
+It is what kookoo + :class:`~kookoo.state.stores.SQLiteStore` is compared with, like for like: the
 same replies (byte for byte), its state in an SQLite file shared by every worker, with the
 same durability as kookoo's store (WAL, ``synchronous=NORMAL``) and the same protection
 against two workers overwriting each other (a compare-and-set on a version column). What

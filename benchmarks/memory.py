@@ -94,7 +94,7 @@ def redis_bytes_per_call(calls: int, workdir: Path) -> dict[str, Any]:
     """Write ``calls`` calls to a fresh redis-server through kookoo; bytes per call."""
     import redis
 
-    from kookoo.stores import RedisStore
+    from kookoo.state.stores import RedisStore
 
     with ExitStack() as stack:
         try:

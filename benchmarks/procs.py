@@ -1,4 +1,4 @@
-"""The benchmarks' servers: :mod:`kookoo.servers` pointed at this checkout, plus RSS readings.
+"""The benchmarks' servers: :mod:`kookoo.testing.servers` pointed at this checkout, plus RSS readings.
 
 The benchmark suite runs from the repository (``python -m benchmarks``) and is not installed,
 so gunicorn imports ``benchmarks.apps:...`` from the checkout's root.
@@ -11,8 +11,8 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from kookoo.servers import ServerError, free_port, redis_binary, redis_server, worker_pids
-from kookoo.servers import gunicorn as _gunicorn
+from kookoo.testing.servers import ServerError, free_port, redis_binary, redis_server, worker_pids
+from kookoo.testing.servers import gunicorn as _gunicorn
 
 __all__ = [
     "ROOT",
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def gunicorn(
     target: str, *, workers: int, workdir: Path, env: Mapping[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """:func:`kookoo.servers.gunicorn` serving ``target`` (``benchmarks.apps:...``) from the
+    """:func:`kookoo.testing.servers.gunicorn` serving ``target`` (``benchmarks.apps:...``) from the
     checkout, its log in ``workdir``."""
     with _gunicorn(target, workers=workers, workdir=workdir, env=env, cwd=ROOT) as served:
         yield served

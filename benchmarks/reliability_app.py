@@ -13,7 +13,7 @@ from typing import Any
 
 from kookoo import KooKoo
 from kookoo.flow import FlowCall, Skipped, Step
-from kookoo.stores.sqlite import SQLiteStore
+from kookoo.state.stores.sqlite import SQLiteStore
 
 SLOW_SECONDS = float(os.environ.get("KOOKOO_EFFECT_SECONDS", "0.2"))
 

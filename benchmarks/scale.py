@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kookoo.calls import Call
-from kookoo.stores import SQLiteStore
+from kookoo.state.calls import Call
+from kookoo.state.stores import SQLiteStore
 
 __all__ = ["CLEANUP_EVERY", "MODES", "fill", "measure_size", "scale_results", "summarise"]
 

@@ -3,7 +3,7 @@ calls, the Redis counterpart of :mod:`benchmarks.scale`.
 
 For each size a fresh redis-server (no persistence: ``--save '' --appendonly no``, as
 :func:`benchmarks.procs.redis_server` starts it) is filled with ``size`` call records exactly
-as :class:`kookoo.stores.RedisStore` keeps them: a hash at ``prefix + sid`` with ``v`` (the
+as :class:`kookoo.state.stores.RedisStore` keeps them: a hash at ``prefix + sid`` with ``v`` (the
 version) and ``d`` (the call's JSON, the same record as part 7), and the TTL a save of a live
 call sets.  The fill is pipelined (``HSET`` + ``PEXPIRE``, ``FILL_BATCH`` keys per round
 trip, no transaction), and the server is left to settle (:func:`settle`).  Then one process
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.procs import redis_binary, redis_server
-from kookoo.calls import Call
-from kookoo.phone import PhoneNumber
-from kookoo.stores import RedisStore
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.calls import Call
+from kookoo.state.stores import RedisStore
 
 __all__ = [
     "COLUMNS",

@@ -17,7 +17,7 @@ import sqlite3
 from contextlib import closing
 
 from kookoo import Call, Dial, GotDTMF, KooKoo, NewCall, Response
-from kookoo.lang import PlayTextLanguage
+from kookoo.protocol.lang import PlayTextLanguage
 
 app = KooKoo("helpline")
 

@@ -14,7 +14,7 @@ gunicorn worker sees it.
 from __future__ import annotations
 
 from kookoo import Call, Dial, GotDTMF, Hangup, KooKoo, NewCall, Response
-from kookoo.lang import PlayTextLanguage
+from kookoo.protocol.lang import PlayTextLanguage
 
 app = KooKoo("menu")
 

@@ -7,7 +7,7 @@ Serve it::
 
 Written as a linear flow: the loop over attempts is plain Python even though every attempt is a
 separate HTTP request from KooKoo. Wrong PINs are counted per caller number across calls
-(:class:`kookoo.limits.AttemptLimiter`, kept in the app's store so every worker sees them): a
+(:class:`kookoo.state.limits.AttemptLimiter`, kept in the app's store so every worker sees them): a
 new call does not reset them, and after three the number is locked for :data:`LOCK_SECONDS`.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 
 from kookoo import KooKoo
 from kookoo.flow import FlowCall, Step
-from kookoo.limits import AttemptLimiter
+from kookoo.state.limits import AttemptLimiter
 
 app = KooKoo("pin")
 

@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-from kookoo.app import HandlerError, HandlerGroup, KooKoo, Reply, RequestContext
-from kookoo.calls import Call, CallStateError
-from kookoo.events import (
+from kookoo.protocol.events import (
     CallStatus,
     Conference,
     Continue,
@@ -29,19 +27,21 @@ from kookoo.events import (
     UnknownEvent,
     parse_event,
 )
-from kookoo.lang import SayAsFormat
-from kookoo.lint import Finding, has_errors, lint
-from kookoo.parser import parse_response
-from kookoo.phone import PhoneNumber
-from kookoo.response import (
+from kookoo.protocol.lang import SayAsFormat
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.calls import Call, CallStateError
+from kookoo.state.session import CallSession
+from kookoo.web.app import HandlerError, HandlerGroup, KooKoo, Reply, RequestContext
+from kookoo.web.scaffold import Handler, HandlerResult
+from kookoo.xml.lint import Finding, has_errors, lint
+from kookoo.xml.parser import parse_response
+from kookoo.xml.response import (
     CollectDtmf,
     Node,
     Response,
     ResponseParseError,
     XMLValueError,
 )
-from kookoo.scaffold import Handler, HandlerResult
-from kookoo.session import CallSession
 
 __version__ = "0.1.0.dev0"
 

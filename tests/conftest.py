@@ -1,5 +1,5 @@
 """Shared fixtures: a real redis-server on a free loopback port (started the way the benchmarks
-start theirs, :func:`kookoo.servers.redis_server`)."""
+start theirs, :func:`kookoo.testing.servers.redis_server`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from kookoo import servers as procs
+from kookoo.testing import servers as procs
 
 # tests/typing holds files for mypy to check (tests/test_typing.py), not for pytest to import.
 collect_ignore = ["typing"]

@@ -12,7 +12,7 @@ import os
 import sqlite3
 
 from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
-from kookoo.stores import CallStore, RedisStore, SQLiteStore
+from kookoo.state.stores import CallStore, RedisStore, SQLiteStore
 
 FALLBACK = "Sorry, please call again."
 OUTAGE = "Our system is down for a moment, please call again."

@@ -1,7 +1,7 @@
 """Real servers for integration tests, on loopback: gunicorn serving this checkout's apps.
 
 The process handling (free port, readiness with a deadline, SIGTERM then SIGKILL) is
-:mod:`kookoo.servers`, which the benchmarks use too; this module only points it at the checkout.
+:mod:`kookoo.testing.servers`, which the benchmarks use too; this module only points it at the checkout.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from kookoo import servers as procs
-from kookoo.servers import free_port, worker_pids
+from kookoo.testing import servers as procs
+from kookoo.testing.servers import free_port, worker_pids
 
 __all__ = ["ROOT", "free_port", "gunicorn", "http_get", "worker_pids"]
 

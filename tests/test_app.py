@@ -20,8 +20,8 @@ from kookoo import (
     Record,
     Response,
 )
-from kookoo.phone import PhoneNumber
-from kookoo.stores import ConflictError, MemoryStore
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.stores import ConflictError, MemoryStore
 
 DECL = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 FALLBACK = (

@@ -18,10 +18,10 @@ from test_store_faults import unwritable
 from werkzeug.test import Client
 
 from kookoo import Call, GotDTMF, Hangup, KooKoo, NewCall, Response
-from kookoo.config import ConfigError
-from kookoo.logs import RequestFields
-from kookoo.metrics import MULTIPROC_VARIABLE
-from kookoo.stores import MemoryStore, SQLiteStore
+from kookoo.state.stores import MemoryStore, SQLiteStore
+from kookoo.web.config import ConfigError
+from kookoo.web.logs import RequestFields
+from kookoo.web.metrics import MULTIPROC_VARIABLE
 
 SECRET = "s3cret-token-for-tests-0123456789"
 
@@ -101,7 +101,7 @@ class DownStore(MemoryStore):
         self.name = "Redis at 10.0.0.5:6379/0"
 
     def load(self, sid: str) -> Call | None:
-        from kookoo.stores import StoreUnavailableError
+        from kookoo.state.stores import StoreUnavailableError
 
         raise StoreUnavailableError("Redis at 10.0.0.5:6379/0", "Connection refused")
 
@@ -256,7 +256,7 @@ def test_metrics_are_off_by_default_and_then_imported_nowhere() -> None:
         import sys
         from werkzeug.test import Client
         from kookoo import KooKoo, NewCall, Response
-        from kookoo.stores import MemoryStore
+        from kookoo.state.stores import MemoryStore
 
         app = KooKoo(store=MemoryStore())
 
@@ -283,7 +283,7 @@ def test_the_default_handler_writes_the_request_line_without_logging_config() ->
         """
         from werkzeug.test import Client
         from kookoo import KooKoo, NewCall, Response
-        from kookoo.stores import MemoryStore
+        from kookoo.state.stores import MemoryStore
 
         app = KooKoo(store=MemoryStore())
 

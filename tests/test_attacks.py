@@ -20,9 +20,9 @@ from werkzeug.wrappers import Request
 
 from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
 from kookoo.cli import main
-from kookoo.lint import lint
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 from kookoo.testing import InvalidReplyError, Simulator
+from kookoo.xml.lint import lint
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cr3t-Token_0123456789"
@@ -512,7 +512,7 @@ def test_fuzzed_requests_never_crash(
 
 
 def test_the_completion_callback_of_an_unanswered_call_runs_but_stores_nothing() -> None:
-    from kookoo.events import CallStatus
+    from kookoo.protocol.events import CallStatus
 
     store = MemoryStore()
     app = KooKoo(store=store, secret=SECRET)

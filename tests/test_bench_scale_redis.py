@@ -11,7 +11,7 @@ import json
 import pytest
 
 from benchmarks import scale_redis
-from kookoo.stores import RedisStore
+from kookoo.state.stores import RedisStore
 
 pytestmark = pytest.mark.redis
 

@@ -23,8 +23,8 @@ from benchmarks.cases import _commit_case, call_wsgi, new_call_environ
 from benchmarks.handwritten_state import HandWrittenSQLiteApp
 from benchmarks.report import target
 from benchmarks.served import _wrk_ms
-from kookoo.phone import PhoneNumber
-from kookoo.stores import MemoryStore, SQLiteStore
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.stores import MemoryStore, SQLiteStore
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_CALL = f"{apps.ROUTE}?{apps.NEW_CALL_QUERY}"

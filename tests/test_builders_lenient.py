@@ -8,12 +8,12 @@ from collections.abc import Callable
 import pytest
 from werkzeug.test import Client
 
-import kookoo.response
+import kookoo.xml.response
 from kookoo import KooKoo, NewCall
-from kookoo.lint import has_errors, lint
-from kookoo.parser import parse_response
-from kookoo.phone import PhoneNumber
-from kookoo.response import Response, XMLValueError
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.xml.lint import has_errors, lint
+from kookoo.xml.parser import parse_response
+from kookoo.xml.response import Response, XMLValueError
 
 DECL = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 
@@ -216,8 +216,8 @@ def test_lint_of_a_parsed_reply_object_sees_text_between_elements() -> None:
 
 
 def test_kookoo_response_has_no_module_getattr() -> None:
-    assert not hasattr(kookoo.response, "__getattr__")
+    assert not hasattr(kookoo.xml.response, "__getattr__")
     with pytest.raises(AttributeError):
-        kookoo.response.Respnse  # type: ignore[attr-defined]  # noqa: B018
+        kookoo.xml.response.Respnse  # type: ignore[attr-defined]  # noqa: B018
     with pytest.raises(ImportError):
-        from kookoo.response import parse_response  # type: ignore[attr-defined]  # noqa: F401
+        from kookoo.xml.response import parse_response  # type: ignore[attr-defined]  # noqa: F401

@@ -1,4 +1,4 @@
-"""Tests for kookoo.calls: the per-call object and its JSON form."""
+"""Tests for kookoo.state.calls: the per-call object and its JSON form."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from kookoo.calls import HISTORY_LIMIT, Call, CallStateError, HistoryEntry
-from kookoo.phone import PhoneNumber
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.calls import HISTORY_LIMIT, Call, CallStateError, HistoryEntry
 
 
 def make_call() -> Call:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from kookoo.calls import Call, CallStateError, HistoryEntry
-from kookoo.phone import PhoneNumber
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.calls import Call, CallStateError, HistoryEntry
 
 
 def _fresh_json(call: Call) -> str:

@@ -1,4 +1,4 @@
-"""kookoo.checks: shadowed routes, whether an app uses call state, and check_app."""
+"""kookoo.web.checks: shadowed routes, whether an app uses call state, and check_app."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
-from kookoo.checks import Problem, check_app, route_problems, uses_call_state
-from kookoo.stores import MemoryStore, StoreUnavailableError
+from kookoo.state.stores import MemoryStore, StoreUnavailableError
+from kookoo.web.checks import Problem, check_app, route_problems, uses_call_state
 
 
 def _hangup(event: NewCall) -> Response:

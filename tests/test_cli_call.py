@@ -271,7 +271,7 @@ def served_menu(tmp_path: Path) -> Iterator[str]:
     """A fresh copy of the menu example behind a real HTTP server on loopback."""
     from test_examples import load_example
 
-    from kookoo.stores import MemoryStore
+    from kookoo.state.stores import MemoryStore
 
     module = load_example("menu")
     module.app.store = MemoryStore()
@@ -481,7 +481,7 @@ def test_outbound_call_plays_newcall_with_outbound_sid_and_posts_the_callback(
     app_file = tmp_path / "outbound_app.py"
     app_file.write_text(
         "from kookoo import CallStatus, KooKoo, NewCall, Response\n"
-        "from kookoo.stores import MemoryStore\n"
+        "from kookoo.state.stores import MemoryStore\n"
         "app = KooKoo(store=MemoryStore())\n"
         "ENDED = []\n"
         "@app.on_new_call\n"

@@ -1,4 +1,4 @@
-"""kookoo.config: settings from KOOKOO_* variables, store URLs, the effective-config view."""
+"""kookoo.web.config: settings from KOOKOO_* variables, store URLs, the effective-config view."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kookoo import KooKoo
-from kookoo.config import (
+from kookoo.state.stores import MemoryStore, RedisStore, SQLiteStore
+from kookoo.web.config import (
     CONFLICT_RETRIES,
     DEBUG,
     FALLBACK_PROMPT,
@@ -24,7 +25,6 @@ from kookoo.config import (
     store_from_env,
     store_from_url,
 )
-from kookoo.stores import MemoryStore, RedisStore, SQLiteStore
 
 SECRET = "s3cret-token-for-tests-0123456789"
 

@@ -28,10 +28,10 @@ from kookoo import (
     Record,
     Response,
 )
-from kookoo.calls import HISTORY_LIMIT
 from kookoo.flow import FlowCall, Step
-from kookoo.phone import PhoneNumber
-from kookoo.stores import MemoryStore
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.calls import HISTORY_LIMIT
+from kookoo.state.stores import MemoryStore
 from kookoo.testing import Simulator
 
 DECL = "<?xml version='1.0' encoding='UTF-8'?>\n"

@@ -39,7 +39,7 @@ from lxml import etree
 
 import kookoo
 from kookoo import Response, lint
-from kookoo.events import EVENT_TYPES, CallStatus, UnknownEvent
+from kookoo.protocol.events import EVENT_TYPES, CallStatus, UnknownEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -240,9 +240,10 @@ def test_reference_lists_every_public_name() -> None:
 def test_reference_covers_every_public_submodule() -> None:
     pages = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS / "reference").glob("*.md"))
     for module in (
-        *("testing", "stores", "flow", "lang", "outbound", "fake_outbound", "stream"),
-        *("servers", "security", "signing", "limits"),
-        *("config", "logs", "health", "metrics", "checks"),
+        *("testing", "state.stores", "flow", "protocol.lang", "outbound"),
+        *("testing.fake_outbound", "stream", "testing.servers"),
+        *("web.security", "web.signing", "state.limits"),
+        *("web.config", "web.logs", "web.health", "web.metrics", "web.checks"),
     ):
         assert f"::: kookoo.{module}\n" in pages, module
     assert "::: pytest_kookoo\n" in pages
@@ -264,7 +265,7 @@ def test_events_page_lists_every_event_and_field() -> None:
 
 
 def test_lint_page_has_every_rule_with_bad_and_fixed() -> None:
-    from kookoo.lint import RULES
+    from kookoo.xml.lint import RULES
 
     text = (DOCS / "reference" / "lint-rules.md").read_text(encoding="utf-8")
     headings = re.findall(r"^## (KK\d{3})\b", text, re.MULTILINE)
@@ -285,7 +286,7 @@ def test_docstrings_render_as_markdown() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     text = (
-        "See :class:`~kookoo.stores.CallStore` and :meth:`Simulator.call "
+        "See :class:`~kookoo.state.stores.CallStore` and :meth:`Simulator.call "
         "<kookoo.testing.Simulator.call>`.\nExample::\n\n    x = 1\n\n"
         ">>> [1]\n[1]\n\nAfter."
     )

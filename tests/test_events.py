@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from kookoo.events import (
+from kookoo.protocol.events import (
     EVENT_TYPES,
     IST,
     Conference,
@@ -31,7 +31,7 @@ from kookoo.events import (
     UnknownEvent,
     parse_event,
 )
-from kookoo.phone import PhoneNumber
+from kookoo.protocol.phone import PhoneNumber
 
 VECTORS = Path(__file__).parent / "data" / "requests.txt"
 
@@ -750,7 +750,7 @@ def test_an_absurdly_long_duration_is_unknown() -> None:
 def test_parse_query_is_parse_qsl(query: str) -> None:
     from urllib.parse import parse_qsl
 
-    from kookoo.events import parse_query
+    from kookoo.protocol.events import parse_query
 
     assert parse_query(query) == parse_qsl(query, keep_blank_values=True)
 
@@ -758,7 +758,7 @@ def test_parse_query_is_parse_qsl(query: str) -> None:
 def test_parse_query_on_kookoo_queries() -> None:
     from urllib.parse import parse_qsl
 
-    from kookoo.events import parse_query
+    from kookoo.protocol.events import parse_query
 
     for query in (
         "",
@@ -773,8 +773,8 @@ def test_parse_query_on_kookoo_queries() -> None:
 
 
 def test_numbers_parsed_once_are_the_same_as_parsed_fresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kookoo import events
-    from kookoo.phone import PhoneNumber
+    from kookoo.protocol import events
+    from kookoo.protocol.phone import PhoneNumber
 
     monkeypatch.setattr(events, "_PHONES_MAX", 3)
     monkeypatch.setattr(events, "_PHONES", {})

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.test import Client
 
 from kookoo import KooKoo, Response
-from kookoo.events import (
+from kookoo.protocol.events import (
     CALL_STATUS_FIELDS,
     IST,
     CallStatus,
@@ -27,7 +27,7 @@ from kookoo.events import (
     Stream,
     parse_event,
 )
-from kookoo.phone import PhoneNumber
+from kookoo.protocol.phone import PhoneNumber
 
 VECTORS = Path(__file__).parent / "data" / "requests.txt"
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from servers import gunicorn
 
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 from kookoo.testing import SimulatedCall, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent

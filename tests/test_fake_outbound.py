@@ -1,4 +1,4 @@
-"""kookoo.fake_outbound: the fake KooKoo outbound endpoint, in-process over WSGI and served on
+"""kookoo.testing.fake_outbound: the fake KooKoo outbound endpoint, in-process over WSGI and served on
 loopback, and the outbound calls it plays into apps (NewCall, key presses, the callback POST)."""
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response as HTTPResponse
 
 from kookoo import GotDTMF, KooKoo, NewCall, Response
-from kookoo.fake_outbound import (
+from kookoo.outbound import IST, Client, Pacer, Slot
+from kookoo.state.stores import MemoryStore
+from kookoo.testing import DEFAULT_CALLED_NUMBER
+from kookoo.testing.fake_outbound import (
     DEFAULT_CALLER_ID,
     MESSAGES,
     TEST_API_KEY,
@@ -29,9 +32,6 @@ from kookoo.fake_outbound import (
     FakeOutbound,
     QueuedFakeCall,
 )
-from kookoo.outbound import IST, Client, Pacer, Slot
-from kookoo.stores import MemoryStore
-from kookoo.testing import DEFAULT_CALLED_NUMBER
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -423,15 +423,14 @@ def test_the_callback_releases_the_pacer_slot(fake: FakeOutbound, client: Client
     assert isinstance(pacer.try_acquire(), Slot)
 
 
-def test_fake_imports_neither_urllib3_nor_the_simulator_up_front() -> None:
-    """kookoo.testing can re-export the fake at its top (no import cycle), and the fake and the
-    pacer work without the outbound extra; only Client needs urllib3."""
+def test_the_fake_and_the_pacer_need_no_urllib3() -> None:
+    """kookoo.testing (the fake with it) and the pacer work without the outbound extra; only
+    Client needs urllib3."""
     script = textwrap.dedent(
         """
         import sys
         sys.modules["urllib3"] = None  # as if kookoo[outbound] were not installed
-        import kookoo.fake_outbound, kookoo.outbound
-        assert "kookoo.testing" not in sys.modules, "fake_outbound imported kookoo.testing"
+        import kookoo.testing.fake_outbound, kookoo.outbound
         from kookoo.outbound import Client, Pacer
         try:
             Client("KK0123")

@@ -14,10 +14,9 @@ import pytest
 from servers import gunicorn, http_get
 from werkzeug.test import Client
 
-import kookoo.flow
 from kookoo import Call, KooKoo, NewCall, Response
-from kookoo.flow import DialOutcome, FlowCall, Recording, Step
-from kookoo.stores import MemoryStore, SQLiteStore
+from kookoo.flow import DialOutcome, FlowCall, FlowRunner, Recording, Step
+from kookoo.state.stores import MemoryStore, SQLiteStore
 
 DECL = "<?xml version='1.0' encoding='UTF-8'?>\n"
 
@@ -27,7 +26,7 @@ def flow_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """Every test runs twice: with the worker's cache of suspended flows (a request resumes
     the generator its call's last request left) and without it (every request replays)."""
     if request.param == "replayed":
-        monkeypatch.setattr(kookoo.flow, "LIVE_FLOWS_PER_PROCESS", 0)
+        monkeypatch.setattr(FlowRunner, "keep_limit", 0)
     return str(request.param)
 
 

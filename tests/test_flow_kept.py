@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-import kookoo.flow
 from kookoo import KooKoo
-from kookoo.flow import FlowCall, Skipped, Step
-from kookoo.stores import CallStore, MemoryStore, SQLiteStore
+from kookoo.flow import FlowCall, FlowRunner, Skipped, Step
+from kookoo.state.stores import CallStore, MemoryStore, SQLiteStore
 
 Script = list[dict[str, str]]
 
@@ -145,7 +144,7 @@ def test_kept_and_replayed_flows_answer_and_store_the_same(
 
     script = SCRIPTS[name]
     kept = _run(script, store("kept"))
-    monkeypatch.setattr(kookoo.flow, "LIVE_FLOWS_PER_PROCESS", 0)
+    monkeypatch.setattr(FlowRunner, "keep_limit", 0)
     replayed = _run(script, store("replayed"))
     assert kept[0] == replayed[0]  # replies, byte for byte
     assert kept[1] == replayed[1]  # the stored call: journal, state, history, version
@@ -177,7 +176,7 @@ def test_a_flow_saved_by_another_worker_replays(tmp_path: Path) -> None:
 
 
 def test_the_cache_is_bounded_and_closes_what_it_drops(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kookoo.flow, "LIVE_FLOWS_PER_PROCESS", 2)
+    monkeypatch.setattr(FlowRunner, "keep_limit", 2)
     world = World()
     app = _app(world, MemoryStore())
     client = Client(app)

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-import kookoo.flow
 from kookoo import KooKoo
-from kookoo.flow import FlowCall, Skipped, Step
-from kookoo.stores import MemoryStore
+from kookoo.flow import FlowCall, FlowRunner, Skipped, Step
+from kookoo.state.stores import MemoryStore
 
 
 @pytest.fixture(autouse=True, params=["kept", "replayed"])
@@ -20,7 +19,7 @@ def flow_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     """Every test runs twice: with the worker's cache of suspended flows (a request resumes
     the generator its call's last request left) and without it (every request replays)."""
     if request.param == "replayed":
-        monkeypatch.setattr(kookoo.flow, "LIVE_FLOWS_PER_PROCESS", 0)
+        monkeypatch.setattr(FlowRunner, "keep_limit", 0)
     return str(request.param)
 
 

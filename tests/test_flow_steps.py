@@ -11,7 +11,7 @@ from werkzeug.test import Client
 
 from kookoo import KooKoo, Response
 from kookoo.flow import FlowCall, Step
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 
 DECL = "<?xml version='1.0' encoding='UTF-8'?>\n"
 

@@ -15,10 +15,10 @@ from servers import gunicorn
 from test_examples import DECL, GALLERY, SID, load_example
 from werkzeug.test import Client as WerkzeugClient
 
-from kookoo.fake_outbound import TEST_API_KEY, FakeOutbound
 from kookoo.outbound import Client
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 from kookoo.testing import SimulatedCall, Simulator
+from kookoo.testing.fake_outbound import TEST_API_KEY, FakeOutbound
 
 REC = "http://recordings.kookoo.in/acme/message.mp3"
 

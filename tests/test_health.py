@@ -1,4 +1,4 @@
-"""kookoo.health: the store probe behind /healthz and ``kookoo check``."""
+"""kookoo.web.health: the store probe behind /healthz and ``kookoo check``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from test_store_faults import unwritable
 
-from kookoo.health import PROBE_SID, check_store, health_body
-from kookoo.servers import free_port
-from kookoo.stores import MemoryStore, RedisStore, SQLiteStore
+from kookoo.state.stores import MemoryStore, RedisStore, SQLiteStore
+from kookoo.testing.servers import free_port
+from kookoo.web.health import PROBE_SID, check_store, health_body
 
 
 def test_a_store_that_answers_is_healthy(tmp_path: Path) -> None:

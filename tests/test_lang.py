@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from kookoo.lang import SayAsFormat, say_as_format, say_as_text
-from kookoo.schema import (
+from kookoo.protocol.lang import SayAsFormat, say_as_format, say_as_text
+from kookoo.protocol.schema import (
     PLAYTEXT_LANGUAGES,
     RECOGNIZE_LANGUAGES,
     SAY_AS_FORMATS,

@@ -1,4 +1,4 @@
-"""kookoo.limits: per-caller state across calls, the attempt limiter and the live-call cap, on
+"""kookoo.state.limits: per-caller state across calls, the attempt limiter and the live-call cap, on
 real stores (memory and SQLite, two store objects on one file standing in for two workers)."""
 
 from __future__ import annotations
@@ -9,18 +9,18 @@ from typing import Any
 
 import pytest
 
-from kookoo.calls import Call
-from kookoo.limits import (
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.calls import Call
+from kookoo.state.limits import (
     AttemptLimiter,
     CallerRecords,
     LiveCallLimit,
     caller_key,
     is_reserved_sid,
 )
-from kookoo.phone import PhoneNumber
-from kookoo.stores.base import CallStore, ConflictError
-from kookoo.stores.memory import MemoryStore
-from kookoo.stores.sqlite import SQLiteStore
+from kookoo.state.stores.base import CallStore, ConflictError
+from kookoo.state.stores.memory import MemoryStore
+from kookoo.state.stores.sqlite import SQLiteStore
 
 TTL = 3600.0
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from kookoo import schema
-from kookoo.lint import RULES, Finding, has_errors, lint
-from kookoo.parser import parse_response
-from kookoo.response import Response
+from kookoo.protocol import schema
+from kookoo.xml.lint import RULES, Finding, has_errors, lint
+from kookoo.xml.parser import parse_response
+from kookoo.xml.response import Response
 
 RESPONSES = Path(__file__).parent / "data" / "responses"
 MALFORMED = RESPONSES / "malformed" / "php-demo-collectdtmf-doc-comment.txt"
@@ -567,7 +567,7 @@ def test_rules_registry() -> None:
     assert all(severity in ("error", "warning") for severity, _ in RULES.values())
     # The module docstring documents every rule with its severity.  (import_module, since
     # kookoo/__init__ may re-export the function under the module's name.)
-    lint_module = importlib.import_module("kookoo.lint")
+    lint_module = importlib.import_module("kookoo.xml.lint")
     assert lint_module.__doc__ is not None
     for code, (severity, _) in RULES.items():
         assert f"\n{code}  {severity} " in lint_module.__doc__

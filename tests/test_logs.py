@@ -1,4 +1,4 @@
-"""kookoo.logs: the default handler (installed only without logging config, stepping aside
+"""kookoo.web.logs: the default handler (installed only without logging config, stepping aside
 once there is some) and the JSON format."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import TypeVar
 
 import pytest
 
-from kookoo import logs
-from kookoo.logs import (
+from kookoo.web import logs
+from kookoo.web.logs import (
     JSON_FIELDS,
     DefaultHandler,
     JSONFormatter,

@@ -1,4 +1,4 @@
-"""kookoo.metrics: Prometheus series, counted alone and added up over processes."""
+"""kookoo.web.metrics: Prometheus series, counted alone and added up over processes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kookoo.metrics import MULTIPROC_VARIABLE, Metrics
+from kookoo.web.metrics import MULTIPROC_VARIABLE, Metrics
 
 
 def _samples(text: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -67,7 +67,7 @@ def test_a_missing_multiprocess_directory_is_named(
 _WORKER = textwrap.dedent(
     """
     import sys
-    from kookoo.metrics import Metrics
+    from kookoo.web.metrics import Metrics
 
     metrics = Metrics()
     for _ in range(int(sys.argv[1])):
@@ -86,7 +86,7 @@ def test_processes_add_up_in_multiprocess_mode(tmp_path: Path) -> None:
     for count, end in ((3, "start"), (4, "end")):
         subprocess.run([sys.executable, "-c", _WORKER, str(count), end], env=env, check=True)
     scrape = (
-        "import sys; from kookoo.metrics import Metrics; "
+        "import sys; from kookoo.web.metrics import Metrics; "
         "sys.stdout.buffer.write(Metrics().render())"
     )
     out = subprocess.run(

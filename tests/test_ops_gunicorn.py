@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from servers import gunicorn, http_get, worker_pids
 from test_store_faults import unwritable
 
-from kookoo import servers as procs
+from kookoo.testing import servers as procs
 
 pytestmark = pytest.mark.gunicorn
 
@@ -37,7 +37,7 @@ def test_one_request_line_per_request_in_gunicorns_stderr(tmp_path: Path) -> Non
     with gunicorn("examples.menu:app", workers=2, env=env, log=log) as (base, _):
         for n in range(12):
             _call(base, f"text-{n}")
-    # (the readiness probe of kookoo.servers logs its own line: a 400 without a sid)
+    # (the readiness probe of kookoo.testing.servers logs its own line: a 400 without a sid)
     lines = [line for line in log.read_text().splitlines() if "sid=text-" in line]
     matched = [TEXT_LINE.match(line) for line in lines]
     assert all(matched), lines

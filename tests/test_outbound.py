@@ -22,7 +22,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from kookoo import PhoneNumber, Response
-from kookoo.fake_outbound import MESSAGES, SMS_CALLING_HOURS_MESSAGE, TEST_API_KEY, FakeOutbound
 from kookoo.outbound import (
     IST,
     AuthenticationError,
@@ -51,7 +50,13 @@ from kookoo.outbound import (
     parse_reply,
     sms_number,
 )
-from kookoo.stores import CallStore, ConflictError, MemoryStore, RedisStore, SQLiteStore
+from kookoo.state.stores import CallStore, ConflictError, MemoryStore, RedisStore, SQLiteStore
+from kookoo.testing.fake_outbound import (
+    MESSAGES,
+    SMS_CALLING_HOURS_MESSAGE,
+    TEST_API_KEY,
+    FakeOutbound,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -934,7 +939,7 @@ def test_two_processes_share_the_slots_through_sqlite(tmp_path: Path) -> None:
         f"""
         import os, time
         from kookoo.outbound import Pacer, Slot
-        from kookoo.stores import SQLiteStore
+        from kookoo.state.stores import SQLiteStore
         pacer = Pacer(SQLiteStore({str(database)!r}), calls_per_second=None, max_concurrent=6,
                       window=None, max_conflicts=1000)
         deadline = time.monotonic() + 20

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kookoo.phone import PhoneNumber, normalize_indian_number
+from kookoo.protocol.phone import PhoneNumber, normalize_indian_number
 
 
 @pytest.mark.parametrize(

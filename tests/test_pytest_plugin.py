@@ -12,7 +12,7 @@ pytest_plugins = ["pytester"]
 
 APP = """
 from kookoo import KooKoo, Response
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 
 app = KooKoo("balance", store=MemoryStore())
 
@@ -96,7 +96,7 @@ def test_a_failing_expectation_fails_with_what_was_heard(user_suite: pytest.Pyte
             "E       AssertionError: the caller did not hear ['Hello']; heard:",
             "E         'Welcome. Press 1 for your balance.'",
             "test_ivr.py:2: AssertionError",
-            "E       kookoo.testing.UnexpectedActionError: record() but the app is waiting for "
+            "E       kookoo.testing.simulator.UnexpectedActionError: record() but the app is waiting for "
             "digits (press() or timeout())",
         ]
     )
@@ -206,7 +206,7 @@ def test_loading_the_plugin_imports_nothing_from_kookoo(user_suite: pytest.Pytes
 
         def test_the_fixtures_still_work(kookoo_call):
             kookoo_call().press("1")
-            assert "kookoo.app" in sys.modules  # imported when the fixture needed it
+            assert "kookoo.web.app" in sys.modules  # imported when the fixture needed it
         """
     )
     result = user_suite.runpytest_subprocess("-p", "no:hypothesispytest", "-s")
@@ -254,7 +254,7 @@ def test_kookoo_keep_store_tests_with_the_apps_own_store(pytester: pytest.Pytest
 
 def test_replacing_the_store_after_serving_says_how_to_do_it() -> None:
     from kookoo import KooKoo, NewCall, Response
-    from kookoo.stores import MemoryStore
+    from kookoo.state.stores import MemoryStore
 
     app = KooKoo(store=MemoryStore())
 

@@ -11,8 +11,8 @@ import pytest
 from werkzeug.test import Client
 
 from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
-from kookoo import calls as calls_module
-from kookoo.stores import CallStore, MemoryStore, RedisStore, SQLiteStore
+from kookoo.state import calls as calls_module
+from kookoo.state.stores import CallStore, MemoryStore, RedisStore, SQLiteStore
 
 
 def _counting(store: CallStore) -> list[str]:
@@ -78,7 +78,7 @@ def test_a_warm_call_is_not_loaded_and_ends_as_an_uncached_one(kind: str, tmp_pa
     cached_loads, uncached_loads = _counting(cached), _counting(uncached)
     assert _drive(_counter_app(cached), "41", 5) == _drive(_counter_app(uncached), "41", 5)
     # every GotDTMF found the call this process saved last (the worker's first request also
-    # probes the store with its reserved health record, kookoo.health)
+    # probes the store with its reserved health record, kookoo.web.health)
     assert [sid for sid in cached_loads if not sid.startswith("kookoo:")] == []
     assert [sid for sid in uncached_loads if not sid.startswith("kookoo:")] == ["41"] * 5
     assert _record(cached, "41") == _record(uncached, "41")

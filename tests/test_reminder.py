@@ -14,9 +14,9 @@ import pytest
 from werkzeug.test import Client as WerkzeugClient
 
 from kookoo.outbound import Client
-from kookoo.servers import gunicorn
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 from kookoo.testing import TEST_API_KEY, FakeOutbound, Sms
+from kookoo.testing.servers import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "reminder-test-secret-0123456789abcdef"

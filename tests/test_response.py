@@ -1,4 +1,4 @@
-"""Builders, serialisation and the safe parser of :mod:`kookoo.response`."""
+"""Builders, serialisation and the safe parser of :mod:`kookoo.xml.response`."""
 
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ from hypothesis import strategies as st
 from lxml import etree
 
 import kookoo
-from kookoo.lang import SayAsFormat
-from kookoo.parser import MAX_RESPONSE_BYTES, parse_response, parse_tree
-from kookoo.response import (
+from kookoo.protocol.lang import SayAsFormat
+from kookoo.protocol.schema import BY_TAG, ELEMENTS, AttrSpec, ElementSpec, lookup
+from kookoo.xml.parser import MAX_RESPONSE_BYTES, parse_response, parse_tree
+from kookoo.xml.response import (
     CollectDtmf,
     Node,
     Response,
     ResponseParseError,
     XMLValueError,
 )
-from kookoo.schema import BY_TAG, ELEMENTS, AttrSpec, ElementSpec, lookup
 
 VECTORS = Path(__file__).parent / "data" / "responses"
 DECL = b"<?xml version='1.0' encoding='UTF-8'?>\n"

@@ -12,7 +12,7 @@ from werkzeug.test import Client
 
 from kookoo import Call, Event, GotDTMF, HandlerGroup, KooKoo, NewCall, Response
 from kookoo.flow import FlowCall, Step
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 
 
 def started(app: KooKoo, sid: str) -> None:

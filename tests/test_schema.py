@@ -10,10 +10,10 @@ from typing import Any, Literal, get_args, get_origin
 
 import pytest
 
-from kookoo import schema
-from kookoo.phone import PhoneNumber
-from kookoo.response import CollectDtmf, Response
-from kookoo.schema import ELEMENTS, AttrSpec, ElementSpec, lookup
+from kookoo.protocol import schema
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.protocol.schema import ELEMENTS, AttrSpec, ElementSpec, lookup
+from kookoo.xml.response import CollectDtmf, Response
 
 ELEMENT_IDS = [e.tag for e in ELEMENTS]
 
@@ -326,7 +326,7 @@ def test_describe_allowed(attr: AttrSpec, expected: str) -> None:
 
 
 def test_the_simulator_and_cli_read_waits_and_defaults_from_the_schema() -> None:
-    from kookoo import testing
+    from kookoo.testing import simulator as testing
 
     # One table: the simulator's view of what KooKoo waits for is the schema's, not a copy.
     assert testing._WAITS is schema.WAITS_FOR

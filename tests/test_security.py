@@ -1,4 +1,4 @@
-"""kookoo.security: the shared secret, the IP allow-list behind proxies, hardened output and safe
+"""kookoo.web.security: the shared secret, the IP allow-list behind proxies, hardened output and safe
 URL resolution, driven with real WSGI environs (werkzeug.test.EnvironBuilder)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from kookoo import security
-from kookoo.security import (
+from kookoo.web import security
+from kookoo.web.security import (
     DEFAULT_TRUSTED_HOSTS,
     ERROR_HEADERS,
     IPAllowList,

@@ -1,4 +1,4 @@
-"""kookoo.servers: real gunicorn and redis-server processes on loopback, always stopped."""
+"""kookoo.testing.servers: real gunicorn and redis-server processes on loopback, always stopped."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import redis
 from servers import ROOT, http_get
 
-from kookoo import servers
+from kookoo.testing import servers
 
 DECL = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 

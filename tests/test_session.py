@@ -8,8 +8,8 @@ import pytest
 from werkzeug.test import Client
 
 from kookoo import Call, CallSession, CallStatus, Event, GotDTMF, KooKoo, NewCall, Response
-from kookoo.phone import PhoneNumber
-from kookoo.stores import ConflictError, MemoryStore, StoreUnavailableError
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.stores import ConflictError, MemoryStore, StoreUnavailableError
 
 
 def xml(body: str) -> bytes:

@@ -1,4 +1,4 @@
-"""kookoo.signing: app parameters carried in URLs, signed so they come back unchanged."""
+"""kookoo.web.signing: app parameters carried in URLs, signed so they come back unchanged."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from kookoo.security import SharedSecret
-from kookoo.signing import SignatureError, signed_url, verify_signed
+from kookoo.web.security import SharedSecret
+from kookoo.web.signing import SignatureError, signed_url, verify_signed
 
 SECRET = "s3cr3t-Token_0123456789"
 OLD = "old-secret.0123456789~"

@@ -10,8 +10,8 @@ import time
 import warnings
 from pathlib import Path
 
-from kookoo.calls import Call
-from kookoo.stores import SQLiteStore
+from kookoo.state.calls import Call
+from kookoo.state.stores import SQLiteStore
 
 TTL = 100.0
 
@@ -222,7 +222,7 @@ def test_the_wal_is_cut_back_only_beyond_what_a_restart_lets_it_reach(tmp_path: 
 def test_the_flush_ahead_of_a_restart_follows_a_replaced_file(tmp_path: Path) -> None:
     """The descriptor kept for flushing belongs to the file, not the path: a database
     replaced at the same path gets its own (the old one would sync a deleted file)."""
-    from kookoo.stores import sqlite as sqlite_module
+    from kookoo.state.stores import sqlite as sqlite_module
 
     path = tmp_path / "calls.sqlite3"
     path.write_bytes(b"first")

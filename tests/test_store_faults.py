@@ -24,15 +24,18 @@ import redis
 from servers import gunicorn, http_get, worker_pids
 
 from benchmarks.procs import free_port, redis_binary
-from kookoo.calls import Call
-from kookoo.stores import (
+from kookoo.state.calls import Call
+from kookoo.state.stores import (
     CallStore,
     MemoryStore,
     RedisStore,
     SQLiteStore,
     StoreUnavailableError,
 )
-from kookoo.stores.redis_store import DEFAULT_REDIS_CONNECT_TIMEOUT, DEFAULT_REDIS_SOCKET_TIMEOUT
+from kookoo.state.stores.redis_store import (
+    DEFAULT_REDIS_CONNECT_TIMEOUT,
+    DEFAULT_REDIS_SOCKET_TIMEOUT,
+)
 
 TIMEOUT = 0.2  # Redis connect and socket timeouts in these tests
 # A store outage is heard as the app's unavailable_prompt (not its handler-failure fallback).

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import redis
 
-from kookoo.calls import Call, CallStateError
-from kookoo.phone import PhoneNumber
-from kookoo.stores import (
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.calls import Call, CallStateError
+from kookoo.state.stores import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_TTL_SECONDS,
     CallStore,
@@ -29,7 +29,7 @@ from kookoo.stores import (
     RedisStore,
     SQLiteStore,
 )
-from kookoo.stores.sqlite import DEFAULT_DB_FILENAME
+from kookoo.state.stores.sqlite import DEFAULT_DB_FILENAME
 
 TTL = 100.0
 GRACE = 10.0
@@ -556,8 +556,8 @@ def test_sqlite_store_is_usable_after_close(tmp_path: Path) -> None:
 _WORKER = textwrap.dedent(
     """
     import sys
-    from kookoo.calls import Call
-    from kookoo.stores import ConflictError, SQLiteStore
+    from kookoo.state.calls import Call
+    from kookoo.state.stores import ConflictError, SQLiteStore
 
     path, rounds = sys.argv[1], int(sys.argv[2])
     conflicts = 0

@@ -116,7 +116,7 @@ def test_stream_call_against_the_echo_bot_under_uvicorn(
 
 BOT_FILE = """\
 from kookoo import KooKoo, Response
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 from kookoo.stream import StreamBots
 
 app = KooKoo("streamed", store=MemoryStore(), secret=False)
@@ -145,7 +145,7 @@ def test_stream_call_sends_event_stream_to_an_in_process_app(
     # what the app answers.
     path = tmp_path / "botfile.py"
     path.write_text(BOT_FILE)
-    from kookoo.stream.cli import load_bots
+    from kookoo.cli.stream import load_bots
 
     bots = load_bots(f"{path}:bots")
 
@@ -290,7 +290,7 @@ def test_stream_serve_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_stream_serve_loads_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "botfile2.py"
     path.write_text(textwrap.dedent(BOT_FILE))
-    from kookoo.stream import cli
+    from kookoo.cli import stream as cli
 
     served: list[tuple[object, str, int]] = []
     monkeypatch.setattr("kookoo.stream.server.run_server", lambda b, h, p: served.append((b, h, p)))

@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 
 from kookoo import Response
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 from kookoo.stream import (
     CallDisconnect,
     ClearBuffer,

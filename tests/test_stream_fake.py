@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kookoo import Call, KooKoo, Response, Stream
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 from kookoo.stream import (
     AsyncStreamSession,
     Audio,

@@ -55,7 +55,7 @@ def test_handler_and_uui_together_are_refused() -> None:
 @pytest.mark.parametrize("keeps_state", [False, True])
 def test_a_stream_event_gets_the_reply_the_bot_left(keeps_state: bool) -> None:
     from kookoo import Call
-    from kookoo.stores import MemoryStore
+    from kookoo.state.stores import MemoryStore
     from kookoo.stream import pending_reply, set_pending_reply
 
     store = MemoryStore()

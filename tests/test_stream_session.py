@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from kookoo import Call, Response
-from kookoo.phone import PhoneNumber
-from kookoo.stores import ConflictError, MemoryStore
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.state.stores import ConflictError, MemoryStore
 from kookoo.stream import (
     PENDING_KEY,
     AsyncStreamSession,

@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 from werkzeug.test import Client
 
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 from kookoo.stream import (
     CallDisconnect,
     FakeStreamClient,

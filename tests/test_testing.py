@@ -26,7 +26,7 @@ from kookoo import (
     Response,
     Stream,
 )
-from kookoo.stores import MemoryStore
+from kookoo.state.stores import MemoryStore
 from kookoo.testing import (
     CallEndedError,
     InvalidReplyError,

@@ -1,4 +1,4 @@
-"""The version board (kookoo.stores.version_board): the last saved version of each call in
+"""The version board (kookoo.state.stores.version_board): the last saved version of each call in
 memory every process shares, so a warm SQLite request skips the version query; a wrong board
 only costs a re-run, never a lost or doubled save."""
 
@@ -13,9 +13,9 @@ import pytest
 from werkzeug.test import Client
 
 from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
-from kookoo.stores import SQLiteStore
-from kookoo.stores import sqlite as sqlite_module
-from kookoo.stores.version_board import VersionBoard
+from kookoo.state.stores import SQLiteStore
+from kookoo.state.stores import sqlite as sqlite_module
+from kookoo.state.stores.version_board import VersionBoard
 
 
 def _app(store: SQLiteStore) -> KooKoo:

@@ -9,7 +9,7 @@
 - :class:`CallingWindow`, :data:`IST`; :func:`dial_number`, :func:`sms_number`,
   :func:`caller_id_number`: the number forms KooKoo takes.
 
-The fake KooKoo endpoint for tests is :mod:`kookoo.fake_outbound`.
+The fake KooKoo endpoint for tests is :mod:`kookoo.testing.fake_outbound`.
 
 What ``protocol.md`` marks uncertain [U], and what kookoo does about it:
 

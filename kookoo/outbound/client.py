@@ -29,8 +29,8 @@ from kookoo.outbound.errors import (
 )
 from kookoo.outbound.numbers import caller_id_number, dial_number, sms_number
 from kookoo.outbound.reply import Reply, UnreadableReply, classify_message, parse_reply
-from kookoo.phone import PhoneNumber
-from kookoo.response import Response
+from kookoo.protocol.phone import PhoneNumber
+from kookoo.xml.response import Response
 
 if TYPE_CHECKING:
     import urllib3
@@ -154,8 +154,8 @@ def _extra_data_text(value: Response | str) -> str:
     if isinstance(value, Response):
         text = value.to_xml().decode("utf-8")
     elif isinstance(value, str):
-        from kookoo.parser import parse_response
-        from kookoo.response import ResponseParseError
+        from kookoo.xml.parser import parse_response
+        from kookoo.xml.response import ResponseParseError
 
         try:
             parse_response(value)
@@ -174,7 +174,7 @@ class Client:
     Args:
         api_key: the account's API key (KooKoo dashboard); default: ``$KOOKOO_API_KEY``.
         base_url: the folder holding ``outbound.php`` and ``outbound_sms.php``
-            (:data:`DEFAULT_BASE_URL`); tests point it at :mod:`kookoo.fake_outbound`.
+            (:data:`DEFAULT_BASE_URL`); tests point it at :mod:`kookoo.testing.fake_outbound`.
         timeout: seconds to wait for KooKoo's answer once the request is sent.
         connect_timeout: seconds to wait for a connection.
         connect_retries: how many times a failed connection is retried (nothing was sent).

@@ -9,8 +9,8 @@
   is for Indian numbers [U].
 - ``caller_id``: the DID as KooKoo writes it in ``called_number``, ``91`` plus ten digits.
 
-Each accepts a :class:`~kookoo.phone.PhoneNumber` (as events carry them) or text in any shape
-:func:`~kookoo.phone.normalize_indian_number` reads, and raises :class:`ValueError` naming the
+Each accepts a :class:`~kookoo.protocol.phone.PhoneNumber` (as events carry them) or text in any shape
+:func:`~kookoo.protocol.phone.normalize_indian_number` reads, and raises :class:`ValueError` naming the
 field for anything else.
 """
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from kookoo.phone import PhoneNumber, normalize_indian_number
+from kookoo.protocol.phone import PhoneNumber, normalize_indian_number
 
 __all__ = ["caller_id_number", "dial_number", "sms_number"]
 

@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from kookoo.calls import Call
 from kookoo.outbound.errors import ConnectError, RejectedError
 from kookoo.outbound.window import CallingWindow
-from kookoo.stores.base import CallStore, ConflictError
+from kookoo.state.calls import Call
+from kookoo.state.stores.base import CallStore, ConflictError
 
 if TYPE_CHECKING:
     from kookoo.outbound.client import Client, QueuedCall
-    from kookoo.phone import PhoneNumber
-    from kookoo.response import Response
+    from kookoo.protocol.phone import PhoneNumber
+    from kookoo.xml.response import Response
 
 __all__ = ["SLOTS_RECORD_PREFIX", "Busy", "Pacer", "PacerConflictError", "PacerTimeout", "Slot"]
 
@@ -97,8 +97,8 @@ class Pacer:
     """Keeps outbound calls within a rate, a number of concurrent calls and a calling window.
 
     Args:
-        store: the call store the app uses (:class:`~kookoo.stores.SQLiteStore` for several
-            workers, :class:`~kookoo.stores.RedisStore` for several machines).
+        store: the call store the app uses (:class:`~kookoo.state.stores.SQLiteStore` for several
+            workers, :class:`~kookoo.state.stores.RedisStore` for several machines).
         name: pacers with the same name and store share their slots (one per KooKoo account
             or campaign); the record id is ``"kookoo:outbound-slots:" + name``.
         calls_per_second: most dials per second, spread evenly (``0.5`` = one every 2 s);

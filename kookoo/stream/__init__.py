@@ -12,7 +12,7 @@
 - :mod:`kookoo.stream.fake` — :class:`FakeStreamClient`, a fake KooKoo media server for tests.
 - Transports (extras): :mod:`kookoo.stream.asgi` (``kookoo[asgi]``) and
   :mod:`kookoo.stream.server` (``kookoo[websockets]``, also ``kookoo stream-serve``).
-- :mod:`kookoo.stream.cli` — ``kookoo stream-call`` (play a stream to a running bot from WAV
+- :mod:`kookoo.cli.stream` — ``kookoo stream-call`` (play a stream to a running bot from WAV
   files, then KooKoo's next HTTP request to the app) and ``kookoo stream-serve``.
 
 The wire format is undocumented in public; every uncertain fact is marked in

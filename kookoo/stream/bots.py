@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kookoo.stores.base import CallStore
+from kookoo.state.stores.base import CallStore
 from kookoo.stream.session import AsyncStreamSession, JsonlRecorder, StreamTransport
 from kookoo.stream.tokens import (
     DEFAULT_TOKEN_SECONDS,

@@ -14,14 +14,14 @@ request usually run in different processes, so the bot stores its choice in the 
         xml = kookoo.stream.pop_pending_reply(call)   # the handler's own call; the app saves it
         return xml or Response().hangup()
 
-:func:`pending_reply` reads it with one call when no :class:`~kookoo.calls.Call` is at hand.
+:func:`pending_reply` reads it with one call when no :class:`~kookoo.state.calls.Call` is at hand.
 """
 
 from __future__ import annotations
 
-from kookoo.calls import Call
-from kookoo.response import Response
-from kookoo.stores.base import CallStore, ConflictError
+from kookoo.state.calls import Call
+from kookoo.state.stores.base import CallStore, ConflictError
+from kookoo.xml.response import Response
 
 __all__ = ["PENDING_KEY", "pending_reply", "pop_pending_reply", "set_pending_reply"]
 

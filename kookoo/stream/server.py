@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)
-    from kookoo.stream.cli import load_bots
+    from kookoo.cli.stream import load_bots
 
     try:
         bots = load_bots(args.bots)

@@ -29,8 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal, Protocol, Self
 
-from kookoo.response import Response
-from kookoo.stores.base import CallStore
+from kookoo.state.stores.base import CallStore
 from kookoo.stream.codec import (
     SAMPLE_RATE,
     AudioEncoder,
@@ -43,6 +42,7 @@ from kookoo.stream.codec import (
     clear_buffer,
 )
 from kookoo.stream.replies import set_pending_reply
+from kookoo.xml.response import Response
 
 __all__ = [
     "AsyncStreamSession",
@@ -368,7 +368,7 @@ class AsyncStreamSession:
         """End the bot's leg (``callDisconnect``); the call goes on with ``event=Stream``.
 
         Args:
-            next: the XML (a :class:`~kookoo.response.Response` or str) to play when KooKoo
+            next: the XML (a :class:`~kookoo.xml.response.Response` or str) to play when KooKoo
                 sends ``event=Stream``; kept in :attr:`store` under the call's sid (see
                 :mod:`kookoo.stream.replies`) before the command is sent, so the HTTP request
                 cannot arrive first.
