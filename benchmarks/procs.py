@@ -1,4 +1,4 @@
-"""The benchmarks' servers: :mod:`kookoo.testing.servers` pointed at this checkout, plus RSS readings.
+"""The benchmarks' servers: :mod:`kookoo.testing.servers` for this checkout, plus RSS readings.
 
 The benchmark suite runs from the repository (``python -m benchmarks``) and is not installed,
 so gunicorn imports ``benchmarks.apps:...`` from the checkout's root.

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from kookoo.core.errors import KooKooError
 from kookoo.protocol.events import (
     CallStatus,
     Conference,
@@ -65,6 +66,7 @@ __all__ = [
     "HandlerResult",
     "Hangup",
     "KooKoo",
+    "KooKooError",
     "NewCall",
     "NewSms",
     "Node",

@@ -1,7 +1,8 @@
 """Real servers for integration tests, on loopback: gunicorn serving this checkout's apps.
 
 The process handling (free port, readiness with a deadline, SIGTERM then SIGKILL) is
-:mod:`kookoo.testing.servers`, which the benchmarks use too; this module only points it at the checkout.
+:mod:`kookoo.testing.servers`, which the benchmarks use too; this module only points it at the
+checkout.
 """
 
 from __future__ import annotations

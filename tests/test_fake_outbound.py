@@ -1,5 +1,6 @@
-"""kookoo.testing.fake_outbound: the fake KooKoo outbound endpoint, in-process over WSGI and served on
-loopback, and the outbound calls it plays into apps (NewCall, key presses, the callback POST)."""
+"""kookoo.testing.fake_outbound: the fake KooKoo outbound endpoint, in-process over WSGI and
+served on loopback, and the outbound calls it plays into apps (NewCall, key presses, the callback
+POST)."""
 
 from __future__ import annotations
 

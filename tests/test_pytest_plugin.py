@@ -96,7 +96,8 @@ def test_a_failing_expectation_fails_with_what_was_heard(user_suite: pytest.Pyte
             "E       AssertionError: the caller did not hear ['Hello']; heard:",
             "E         'Welcome. Press 1 for your balance.'",
             "test_ivr.py:2: AssertionError",
-            "E       kookoo.testing.simulator.UnexpectedActionError: record() but the app is waiting for "
+            "E       kookoo.testing.simulator.UnexpectedActionError: record() but the app is "
+            "waiting for "
             "digits (press() or timeout())",
         ]
     )

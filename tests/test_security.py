@@ -1,5 +1,5 @@
-"""kookoo.web.security: the shared secret, the IP allow-list behind proxies, hardened output and safe
-URL resolution, driven with real WSGI environs (werkzeug.test.EnvironBuilder)."""
+"""kookoo.web.security: the shared secret, the IP allow-list behind proxies, hardened output and
+safe URL resolution, driven with real WSGI environs (werkzeug.test.EnvironBuilder)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from werkzeug.test import EnvironBuilder
 
+from kookoo.core.text import escape_for_log, plain_error_body
 from kookoo.web import security
 from kookoo.web.security import (
     DEFAULT_TRUSTED_HOSTS,
@@ -19,9 +20,7 @@ from kookoo.web.security import (
     SharedSecret,
     UnsafeURLError,
     URLResolver,
-    escape_for_log,
     generate_secret,
-    plain_error_body,
     with_token,
 )
 

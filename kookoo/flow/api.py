@@ -57,6 +57,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 
 from lxml import etree
 
+from kookoo.core.errors import KooKooError
 from kookoo.protocol.events import (
     EVENT_TYPES,
     Continue,
@@ -87,7 +88,7 @@ T = TypeVar("T")
 FlowFunction = Callable[["FlowCall"], Generator["Step", Any, Any]]
 
 
-class FlowMismatchError(Exception):
+class FlowMismatchError(KooKooError):
     """A replay yielded another step than the one the call's journal recorded."""
 
 

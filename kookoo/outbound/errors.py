@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from kookoo.core.errors import KooKooError
+
 __all__ = [
     "AuthenticationError",
     "BadReplyError",
@@ -43,7 +45,7 @@ Reason = Literal["authentication", "dnd", "calling_hours", "invalid_number", "ot
 """Why KooKoo refused a request, as read from its message (see :func:`classify_message`)."""
 
 
-class OutboundError(Exception):
+class OutboundError(KooKooError):
     """Base class of every error the outbound client raises.
 
     Attributes:

@@ -9,9 +9,9 @@
   is for Indian numbers [U].
 - ``caller_id``: the DID as KooKoo writes it in ``called_number``, ``91`` plus ten digits.
 
-Each accepts a :class:`~kookoo.protocol.phone.PhoneNumber` (as events carry them) or text in any shape
-:func:`~kookoo.protocol.phone.normalize_indian_number` reads, and raises :class:`ValueError` naming the
-field for anything else.
+Each accepts a :class:`~kookoo.protocol.phone.PhoneNumber` (as events carry them) or text in
+any shape :func:`~kookoo.protocol.phone.normalize_indian_number` reads, and raises
+:class:`ValueError` naming the field for anything else.
 """
 
 from __future__ import annotations

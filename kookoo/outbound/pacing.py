@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from kookoo.core.errors import KooKooError
 from kookoo.outbound.errors import ConnectError, RejectedError
 from kookoo.outbound.window import CallingWindow
 from kookoo.state.calls import Call
@@ -74,7 +75,7 @@ class Busy:
     in_use: int
 
 
-class PacerTimeout(Exception):
+class PacerTimeout(KooKooError):
     """:meth:`Pacer.acquire` waited its ``timeout`` without getting a slot.
 
     Attributes:
@@ -89,7 +90,7 @@ class PacerTimeout(Exception):
         self.busy = busy
 
 
-class PacerConflictError(Exception):
+class PacerConflictError(KooKooError):
     """The slots record kept changing under this pacer (``max_conflicts`` lost races)."""
 
 

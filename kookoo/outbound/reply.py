@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from kookoo.core.errors import KooKooError
 from kookoo.outbound.errors import Reason
 
 __all__ = ["Reply", "UnreadableReply", "classify_message", "parse_reply"]
@@ -107,7 +108,7 @@ class Reply:
         return self.status in REFUSED
 
 
-class UnreadableReply(ValueError):
+class UnreadableReply(KooKooError, ValueError):
     """The body holds no status kookoo can read; the message says what it holds instead."""
 
 

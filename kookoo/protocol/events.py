@@ -36,6 +36,7 @@ from types import MappingProxyType
 from typing import ClassVar, Self
 from urllib.parse import unquote, unquote_plus
 
+from kookoo.core.errors import KooKooError
 from kookoo.protocol.phone import PhoneNumber
 
 __all__ = [
@@ -100,7 +101,7 @@ _NO_URL = frozenset({"-1", "null"})
 _MAX_ECHO = 60
 
 
-class EventParseError(ValueError):
+class EventParseError(KooKooError, ValueError):
     """A request that cannot be a valid KooKoo event.
 
     ``str(error)`` is one sentence naming the parameter and what is wrong with it, suitable as the

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from kookoo.core.errors import KooKooError
 from kookoo.protocol.phone import PhoneNumber
 
 _orjson: Any
@@ -53,7 +54,7 @@ _HINTS: dict[str, str] = {
 }
 
 
-class CallStateError(TypeError):
+class CallStateError(KooKooError, TypeError):
     """A value in a call's data cannot be stored as JSON.
 
     Raised when a call is serialised (by :meth:`Call.to_json`, so by every store's ``save``), never
@@ -218,8 +219,9 @@ class Call:
     Attributes:
         sid: KooKoo's call id.
         caller: the caller's number, the same :class:`~kookoo.protocol.phone.PhoneNumber` as
-            :attr:`NewCall.caller <kookoo.protocol.events.NewCall.caller>` (``str(call.caller)`` is its
-            E.164 form); KooKoo does not repeat ``cid`` on every later event, so read it from
+            :attr:`NewCall.caller <kookoo.protocol.events.NewCall.caller>`
+            (``str(call.caller)`` is its E.164 form); KooKoo does not repeat ``cid`` on every
+            later event, so read it from
             here. A ``str`` given to the constructor is parsed with
             :meth:`PhoneNumber.parse <kookoo.protocol.phone.PhoneNumber.parse>`.
         called_number: the number that was dialled (``called_number``), a
@@ -241,8 +243,9 @@ class Call:
             one the step has no handler for (a retried or unexpected request); ``None``
             while the call has no step.
         outcome: how an outbound call ended, from KooKoo's completion callback
-            (:class:`~kookoo.protocol.events.CallStatus`): ``{"status": "answered", "status_details":
-            ..., "duration_seconds": ..., "ringing_seconds": ..., "start_time": ISO text}``;
+            (:class:`~kookoo.protocol.events.CallStatus`): ``{"status": "answered",
+            "status_details": ..., "duration_seconds": ..., "ringing_seconds": ...,
+            "start_time": ISO text}``;
             ``None`` until it arrives.
 
     Example::

@@ -26,6 +26,7 @@ session says whether a retry makes sense.
 
 from __future__ import annotations
 
+from kookoo.core.errors import KooKooError
 from kookoo.protocol.events import (
     CallStatus,
     Disconnect,
@@ -72,7 +73,7 @@ def _kind(cls: type[Event]) -> _Kind:
     return kind
 
 
-class UnknownCallError(LookupError):
+class UnknownCallError(KooKooError, LookupError):
     """An event other than NewCall (or NewSms) for a sid the store has never seen (or has
     forgotten): nobody may create a call record by guessing a sid. The caller hears the
     fallback and a hangup, and the app logs a WARNING."""
@@ -143,7 +144,8 @@ class CallSession:
         Raises:
             UnknownCallError: an event other than NewCall/NewSms for a sid the store does not
                 hold; no record is created. (The outbound completion callback,
-                :class:`~kookoo.protocol.events.CallStatus`, runs on a fresh call that is not saved.)
+                :class:`~kookoo.protocol.events.CallStatus`, runs on a fresh call that is not
+                saved.)
             Exception: whatever the store raises when it cannot be read.
         """
         self.discarded = False

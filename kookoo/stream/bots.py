@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kookoo.core.errors import KooKooError
 from kookoo.state.stores.base import CallStore
 from kookoo.stream.session import AsyncStreamSession, JsonlRecorder, StreamTransport
 from kookoo.stream.tokens import (
@@ -55,7 +56,7 @@ BotHandler = Callable[[AsyncStreamSession], Awaitable[None]]
 _H = TypeVar("_H", bound=BotHandler)
 
 
-class StreamRefused(Exception):
+class StreamRefused(KooKooError):
     """A socket was refused before any bot ran; the message is the reason sent in the close.
 
     Attributes:

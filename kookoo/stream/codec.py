@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+from kookoo.core.errors import KooKooError
 from kookoo.stream.audio import pcm16_from_samples, pcm16_samples
 
 __all__ = [
@@ -90,7 +91,7 @@ CAUSE_CALLER_HANGUP = 433
 """The ``stop`` cause KooKoo sends when the caller hung up [L/D]."""
 
 
-class StreamProtocolError(ValueError):
+class StreamProtocolError(KooKooError, ValueError):
     """A frame is not a KooKoo stream message we can read; the message names the field.
 
     Attributes:

@@ -36,6 +36,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kookoo.core.errors import KooKooError
+
 __all__ = [
     "DEFAULT_TOKEN_SECONDS",
     "TOKEN_KEY",
@@ -56,7 +58,7 @@ _VERSION = "v1"
 _DOMAIN = b"kookoo-stream-token:v1\x00"
 
 
-class StreamTokenError(ValueError):
+class StreamTokenError(KooKooError, ValueError):
     """A stream token is missing, malformed, forged, expired, or for another call or handler.
 
     Attributes:

@@ -43,6 +43,8 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from kookoo.core.errors import KooKooError
+
 __all__ = [
     "START_TIMEOUT",
     "ServerError",
@@ -57,7 +59,7 @@ START_TIMEOUT = 15.0
 """Seconds a server may take to answer before :class:`ServerError` is raised."""
 
 
-class ServerError(RuntimeError):
+class ServerError(KooKooError, RuntimeError):
     """A server did not start (or exited); the message ends with its log."""
 
 

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from kookoo.core.errors import KooKooError
 from kookoo.protocol import schema
 from kookoo.protocol.phone import normalize_indian_number
 from kookoo.protocol.schema import WaitingFor
@@ -94,7 +95,7 @@ DEFAULT_URL = "http://localhost/"
 RECORDINGS_URL = "http://recordings.kookoo.in/simulator/"
 
 
-class SimulatorError(Exception):
+class SimulatorError(KooKooError):
     """The simulated call cannot go on; the message says why.
 
     Attributes:

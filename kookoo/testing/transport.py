@@ -12,13 +12,15 @@ from http.cookiejar import CookieJar
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
+from kookoo.core.errors import KooKooError
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 __all__ = ["HTTPTransport", "Transport", "TransportError", "WSGITransport"]
 
 
-class TransportError(OSError):
+class TransportError(KooKooError, OSError):
     """The app could not be reached; the message names the URL and the reason."""
 
 

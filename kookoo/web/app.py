@@ -32,6 +32,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
+from kookoo.core.text import escape_for_log
 from kookoo.protocol.events import (
     CallStatus,
     Disconnect,
@@ -67,7 +68,6 @@ from kookoo.web.security import (
     RequestGuard,
     SharedSecret,
     URLResolver,
-    escape_for_log,
 )
 from kookoo.web.signing import SignatureError, signed_url, verify_signed
 from kookoo.xml.parser import parse_response
@@ -250,7 +250,8 @@ class KooKoo(Scaffold):
         self, url: str, /, *, expires_in: float | None = None, **params: str | int
     ) -> str:
         """A URL carrying ``params`` signed with the app's secret (and its token); see
-        :func:`kookoo.web.signing.signed_url`. For ``gotourl`` and outbound ``url``/``callback_url``.
+        :func:`kookoo.web.signing.signed_url`. For ``gotourl`` and outbound ``url`` and
+        ``callback_url``.
         """
         if self.guard.secret is None:
             raise RuntimeError("signed_url() needs a secret (secret= or KOOKOO_SECRET)")

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from kookoo.core.errors import ConfigError
 from kookoo.state.stores.base import CallStore
 
 if TYPE_CHECKING:
@@ -77,10 +78,6 @@ T = TypeVar("T")
 
 STORE_VARIABLE = "KOOKOO_STORE"
 """The variable holding the store URL."""
-
-
-class ConfigError(ValueError):
-    """A setting cannot be used; the message names the variable (or argument) and the value."""
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from werkzeug.wrappers import Request
 
+from kookoo.core.errors import KooKooError
+from kookoo.core.text import plain_error_body
 from kookoo.protocol.events import Event
 from kookoo.state.calls import Call
 from kookoo.state.session import CallSession
 from kookoo.web.scaffold import Handler
-from kookoo.web.security import GuardResult, plain_error_body
+from kookoo.web.security import GuardResult
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -34,7 +36,7 @@ TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
 """The content type of the pipeline's one-sentence error replies."""
 
 
-class HandlerError(Exception):
+class HandlerError(KooKooError):
     """A handler broke the framework's contract (returned the wrong thing, or none was found).
 
     Handled like any handler exception: logged with the sid, the caller hears the fallback.
@@ -54,7 +56,8 @@ class Reply(NamedTuple):
 
 def plain_reply(status: int, message: str) -> Reply:
     """A plain-text error reply whose body is one sentence (the pipeline's 4xx): one line, at
-    most ~200 characters, control characters escaped (:func:`~kookoo.web.security.plain_error_body`)."""
+    most ~200 characters, control characters escaped
+    (:func:`~kookoo.core.text.plain_error_body`)."""
     return Reply(status, TEXT_CONTENT_TYPE, plain_error_body(message))
 
 

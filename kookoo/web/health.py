@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from kookoo.core.text import escape_for_log
 from kookoo.state.calls import Call
 from kookoo.state.stores.base import CallStore, ConflictError
 from kookoo.state.stores.memory import MemoryStore
 from kookoo.web.context import TEXT_CONTENT_TYPE, Reply
-from kookoo.web.security import escape_for_log
 
 __all__ = ["PROBE_SID", "check_store", "health_body", "log_store_problem", "ops_reply"]
 

@@ -36,7 +36,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple, TextIO
 
-from kookoo.web.security import escape_for_log
+from kookoo.core.text import escape_for_log
 
 __all__ = [
     "JSON_FIELDS",

@@ -373,9 +373,9 @@ class Scaffold:
         Args:
             event_type: an event class from :mod:`kookoo.protocol.events`, e.g. :class:`GotDTMF`.
             func: called as ``func(event)``; parameters named ``call``, ``request`` and
-                ``session`` receive the :class:`~kookoo.state.calls.Call`, the Werkzeug request and
-                the :class:`~kookoo.state.session.CallSession`, and route variables (``/ivr/<lang>``)
-                arrive by name.
+                ``session`` receive the :class:`~kookoo.state.calls.Call`, the Werkzeug
+                request and the :class:`~kookoo.state.session.CallSession`, and route
+                variables (``/ivr/<lang>``) arrive by name.
             route: the URL path (Werkzeug rule syntax); several IVR apps can share one server.
             step: only for calls whose current step is this (see
                 :meth:`kookoo.Response.next_step`); handlers without a step answer otherwise.

@@ -1,6 +1,6 @@
 """Only KooKoo gets in: the shared secret, an IP allow-list behind proxies, hardened error
-output and safe URL resolution. (Signed app parameters are in :mod:`kookoo.web.signing`, abuse limits
-that outlive a call in :mod:`kookoo.state.limits`.)
+output and safe URL resolution. (Signed app parameters are in :mod:`kookoo.web.signing`,
+abuse limits that outlive a call in :mod:`kookoo.state.limits`.)
 
 KooKoo signs nothing (it sends only the query parameters of the app URL it was given), so the
 app's URL is the credential. The pieces here are called by the app's pipeline before it parses
@@ -30,6 +30,9 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import get_host
 
+from kookoo.core.errors import KooKooError
+from kookoo.core.text import escape_for_log
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
@@ -46,9 +49,7 @@ __all__ = [
     "URLResolver",
     "UnsafeURLError",
     "check_relative_url",
-    "escape_for_log",
     "generate_secret",
-    "plain_error_body",
     "with_token",
 ]
 
@@ -84,47 +85,6 @@ def generate_secret() -> str:
     import secrets
 
     return secrets.token_urlsafe(24)
-
-
-# -- hardening of what goes out ---------------------------------------------------------------
-
-# C0 and C1 controls, DEL, the Unicode line/paragraph separators and the bidi controls that can
-# make a log line read differently from what it holds.
-_ESCAPES: dict[int, str] = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
-_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
-for _c in (0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)):
-    _ESCAPES[_c] = f"\\u{_c:04x}"
-
-
-def escape_for_log(text: object, limit: int | None = 200) -> str:
-    """``text`` made safe for one log line: control characters (CR and LF included), Unicode
-    line separators and bidi controls are written as escapes, so a request can
-    never start a fake log line; longer than ``limit`` characters is cut with a marker.
-
-    >>> escape_for_log("GotDTMF\\n[CRITICAL] fake")
-    'GotDTMF\\\\n[CRITICAL] fake'
-    >>> escape_for_log("x" * 10, limit=4)
-    'xxxx...(+6 chars)'
-    """
-    value = text if isinstance(text, str) else str(text)
-    if not value.isprintable():
-        value = value.translate(_ESCAPES)
-    if limit is not None and len(value) > limit:
-        return f"{value[:limit]}...(+{len(value) - limit} chars)"
-    return value
-
-
-def plain_error_body(message: str, limit: int = 200) -> bytes:
-    """The body of a 4xx reply: ``message`` on one line, control characters escaped, at most
-    ``limit`` characters (cut with ``...``), then a newline; UTF-8.
-
-    >>> plain_error_body("bad\\x00event")
-    b'bad\\\\x00event\\n'
-    """
-    line = escape_for_log(message, limit=None)
-    if len(line) > limit:
-        line = line[: limit - 3] + "..."
-    return (line + "\n").encode("utf-8")
 
 
 # -- shared secret ----------------------------------------------------------------------------
@@ -493,7 +453,7 @@ def _no_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
 # -- safe URL resolution ------------------------------------------------------------------------
 
 
-class UnsafeURLError(ValueError):
+class UnsafeURLError(KooKooError, ValueError):
     """A URL in a reply cannot be sent safely: it points off-site while looking relative
     (``//host/x``), or no trusted host is known to resolve it against."""
 

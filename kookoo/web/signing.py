@@ -23,7 +23,9 @@ import time
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
-from kookoo.web.security import SharedSecret, escape_for_log, with_token
+from kookoo.core.errors import KooKooError
+from kookoo.core.text import escape_for_log
+from kookoo.web.security import SharedSecret, with_token
 
 __all__ = ["SignatureError", "signed_url", "verify_signed"]
 
@@ -43,7 +45,7 @@ _SIG, _NAMES, _EXPIRES = "kk_sig", "kk_params", "kk_exp"
 _KEY_LABEL = b"kookoo signed app parameters v1"
 
 
-class SignatureError(ValueError):
+class SignatureError(KooKooError, ValueError):
     """Signed app parameters that cannot be trusted.
 
     Attributes:

@@ -6,8 +6,8 @@ document: malformed XML is itself a finding (``KK001``) that carries the parser'
 
 The builders already refuse bad values one element at a time; these rules look at what no single
 element can see (order, pairs of tags, where a tag sits) and at hand-written XML, which never went
-through a builder.  The vocabulary comes from :mod:`kookoo.protocol.schema`; only the tags a rule is about
-(``dial``, ``hangup``, ``gotourl``, ...) are named here.
+through a builder.  The vocabulary comes from :mod:`kookoo.protocol.schema`; only the tags a
+rule is about (``dial``, ``hangup``, ``gotourl``, ...) are named here.
 
 Rules (code, severity, what it finds).  Every code has one fixed severity:
 

@@ -1,6 +1,7 @@
 """One element of a KooKoo reply (:class:`Node`), and the checks every value passes on its way
-into the XML.  The builders (:mod:`kookoo.xml.response`) and the parser (:mod:`kookoo.xml.parser`) both
-make nodes; everything here is re-exported by :mod:`kookoo.xml.response`, where users find it.
+into the XML.  The builders (:mod:`kookoo.xml.response`) and the parser
+(:mod:`kookoo.xml.parser`) both make nodes; everything here is re-exported by
+:mod:`kookoo.xml.response`, where users find it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from kookoo.core.errors import KooKooError
 from kookoo.protocol import schema
 from kookoo.protocol.schema import AttrSpec, ElementSpec
 
@@ -23,11 +25,11 @@ _SCHEME_RELATIVE = re.compile(r"\s*[/\\]{2}")
 _MAY_BE_SCHEME_RELATIVE = frozenset("/\\ \t\r\n\f\v")
 
 
-class XMLValueError(ValueError):
+class XMLValueError(KooKooError, ValueError):
     """A value cannot go into a KooKoo element: the message names the element and the field."""
 
 
-class ResponseParseError(ValueError):
+class ResponseParseError(KooKooError, ValueError):
     """A KooKoo XML document could not be read.
 
     Attributes:

@@ -72,7 +72,7 @@ RecordTerminator = Literal["#", "*", "0", "1", "2", "3", "4", "5", "6", "7", "8"
 def _renamed(
     method: str, old: str, new: str, old_value: int | None, value: int | None
 ) -> int | None:
-    """The value of a keyword renamed for the unit naming rule (see :mod:`kookoo.protocol.schema`)."""
+    """The value of a keyword renamed for the unit naming rule (:mod:`kookoo.protocol.schema`)."""
     if old_value is None:
         return value
     warnings.warn(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
+from kookoo.core.errors import KooKooError
 from kookoo.state.calls import Call
 
 __all__ = [
@@ -41,7 +42,7 @@ def _new_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
-class ConflictError(Exception):
+class ConflictError(KooKooError):
     """Another request changed (or created, or removed) the call since this one loaded it.
 
     Stores use optimistic concurrency: :meth:`CallStore.save` writes only if the stored version
@@ -71,7 +72,7 @@ class ConflictError(Exception):
         return (type(self), (self.sid, self.expected, self.found))
 
 
-class StoreUnavailableError(Exception):
+class StoreUnavailableError(KooKooError):
     """The store cannot be reached or cannot write right now; the call itself is not at fault.
 
     Raised by :meth:`CallStore.load`, :meth:`CallStore.save` and :meth:`CallStore.delete` when
