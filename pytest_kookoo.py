@@ -108,7 +108,7 @@ def kookoo_app(pytestconfig: pytest.Config) -> Iterator[Any]:
             '(or its URL), or set kookoo_app = "module:app" in the pytest configuration',
             pytrace=False,
         )
-    from kookoo.loading import load_app
+    from kookoo.core.loading import load_app
     from kookoo.state.stores.memory import MemoryStore
     from kookoo.web.app import KooKoo
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kookoo.loading import load_app
+from kookoo.core.loading import load_app
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -224,7 +224,7 @@ class _UsageError(Exception):
 
 def _load_target(target: str) -> Any:
     """The WSGI app named by ``module:app`` or ``path/to/file.py[:app]``."""
-    from kookoo.loading import load_app
+    from kookoo.core.loading import load_app
 
     try:
         return load_app(target)

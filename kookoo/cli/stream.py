@@ -205,7 +205,7 @@ def _is_url(target: str) -> bool:
 
 
 def _load_app(target: str) -> Any:
-    from kookoo.loading import load_app
+    from kookoo.core.loading import load_app
 
     try:
         return load_app(target)
@@ -378,7 +378,7 @@ def load_bots(spec: str) -> StreamBots:
     >>> load_bots("examples.echo_bot").handlers.keys()
     dict_keys(['echo'])
     """
-    from kookoo.loading import load_object
+    from kookoo.core.loading import load_object
 
     found = load_object(spec, "bots", "module:bots or path/to/file.py[:bots]")
     if not isinstance(found, StreamBots):

@@ -20,7 +20,7 @@ fake stream client, and helpers that start real servers (gunicorn, redis-server)
 
 from __future__ import annotations
 
-from kookoo.loading import load_app
+from kookoo.core.loading import load_app
 from kookoo.stream.fake import FakeStreamClient, FakeStreamResult
 from kookoo.testing.fake_outbound import (
     TEST_API_KEY,
