@@ -81,9 +81,12 @@ def _verdict(entry: dict[str, Any], limit_text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the selected parts, print the table, write the JSON; exit status 0."""
     args = _parser().parse_args(argv)
-    # kookoo apps log one INFO line per request by default (kookoo.web.logs) and the compared apps
-    # log nothing: the request log stays off here, as a logging config of the user's would.
+    # kookoo apps log one INFO line per request by default (kookoo.web.logs), and the
+    # hand-written apps the same line (benchmarks.apps.request_log): in-process, both logs
+    # stay off, as a logging config of the user's would turn them off. Served (gunicorn),
+    # both write their line to the server's stderr.
     logging.getLogger("kookoo").setLevel(logging.WARNING)
+    logging.getLogger("handwritten").setLevel(logging.WARNING)
     try:
         parts = {int(p) for p in args.parts.split(",") if p.strip()}
     except ValueError:

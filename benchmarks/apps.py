@@ -16,6 +16,9 @@ Module-level apps are what gunicorn serves (``benchmarks.apps:kookoo_app``).
 
 from __future__ import annotations
 
+import logging
+import sys
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -25,6 +28,7 @@ from werkzeug.wrappers import Response as HTTPResponse
 
 from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
 from kookoo.state.stores import CallStore
+from kookoo.web.logs import REQUEST_LINE, TEXT_FORMAT
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -44,9 +48,11 @@ __all__ = [
     "floor_app",
     "kookoo_app",
     "kookoo_sqlite_app",
+    "log_request",
     "make_kookoo_app",
     "make_kookoo_state_app",
     "new_call_query",
+    "request_log",
     "werkzeug_app",
 ]
 
@@ -160,20 +166,48 @@ kookoo_sqlite_app = make_kookoo_state_app(None)
 # -- hand-written Werkzeug + lxml ----------------------------------------------------------------
 
 
+def _request_log() -> logging.Logger:
+    logger = logging.getLogger("handwritten")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+request_log = _request_log()
+"""The hand-written apps' request log: the line kookoo's apps write (its text and fields),
+through ``logging`` as a hand-written app would, to stderr. The in-process parts of the
+benchmark turn it off with kookoo's (``python -m benchmarks`` sets both to WARNING)."""
+
+
+def log_request(sid: str | None, event: str | None, status: int, started: float) -> None:
+    """Log one request line of a hand-written app, as kookoo's apps do for theirs."""
+    if request_log.isEnabledFor(logging.INFO):
+        ms = (time.perf_counter() - started) * 1000
+        request_log.info(REQUEST_LINE, sid or "-", event or "-", ROUTE, "welcome", status, ms)
+
+
 _MENU_EVENTS = ("NewCall", "GotDTMF")
 
 
 def werkzeug_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """The same app written by hand: Werkzeug parses the query, lxml builds the same XML
-    (for NewCall and GotDTMF, as kookoo's app; other events get 400)."""
+    (for NewCall and GotDTMF, as kookoo's app; other events get 400), and logs the same
+    request line."""
+    started = time.perf_counter()
     request = Request(environ)
+    event = request.args.get("event")
     if request.path.rstrip("/") != ROUTE:
         response = HTTPResponse("Not found\n", status=404, content_type="text/plain")
-    elif request.args.get("event") not in _MENU_EVENTS:
+    elif event not in _MENU_EVENTS:
         response = HTTPResponse("Unsupported event\n", status=400, content_type="text/plain")
     else:
         body = build_lxml(request.args.get("sid"))
         response = HTTPResponse(body, content_type=CONTENT_TYPE)
+    log_request(request.args.get("sid"), event, response.status_code, started)
     return response(environ, start_response)
 
 

@@ -20,13 +20,14 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response as HTTPResponse
 
-from benchmarks.apps import CONTENT_TYPE, ROUTE, build_lxml
+from benchmarks.apps import CONTENT_TYPE, ROUTE, build_lxml, log_request
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -76,6 +77,7 @@ class HandWrittenSQLiteApp:
         return None if row is None else dict(json.loads(row[1]))
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
         request = Request(environ)
         args = request.args
         event = args.get("event")
@@ -97,6 +99,7 @@ class HandWrittenSQLiteApp:
                 response = HTTPResponse(build_lxml(sid), content_type=CONTENT_TYPE)
             else:
                 response = HTTPResponse("Unknown call\n", status=404, content_type="text/plain")
+        log_request(sid, event, response.status_code, started)  # the line kookoo writes
         return response(environ, start_response)
 
     @staticmethod

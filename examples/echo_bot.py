@@ -25,7 +25,7 @@ import secrets
 from typing import Any
 
 from kookoo import Call, KooKoo, NewCall, Response, Stream
-from kookoo.stream import AsyncStreamSession, Audio, Dtmf, StreamBots, pop_pending_reply
+from kookoo.stream import AsyncStreamSession, Audio, Dtmf, StreamBots, take_pending_reply
 
 app = KooKoo("echo_bot")
 
@@ -49,7 +49,8 @@ def welcome(event: NewCall) -> Response:
 @app.on_stream
 def after_bot(event: Stream, call: Call) -> Response | str:
     """The bot ended its leg: play what it left, or say goodbye."""
-    reply = pop_pending_reply(call)
+    store = app.store
+    reply = take_pending_reply(store, event.sid) if store is not None else None
     return reply if reply is not None else Response().play_text("Goodbye").hangup()
 
 

@@ -31,7 +31,6 @@ from kookoo import Call, CallStatus, GotDTMF, KooKoo, NewCall, Response
 from kookoo.outbound import Client, OutboundError, QueuedCall
 
 app = KooKoo("reminder")  # its secret comes from KOOKOO_SECRET
-app.require_signed("/remind", "/ended")
 
 #: How long after an unanswered call the one retry is due.
 RETRY_AFTER_SECONDS = 30 * 60
@@ -105,7 +104,7 @@ def place_due_retries(client: Client, *, base_url: str, now: float | None = None
     return placed
 
 
-@app.on_new_call(route="/remind")
+@app.on_new_call(route="/remind", signed=True)  # the patient comes from a signed URL
 def ask(event: NewCall, call: Call) -> Response:
     """The patient answered: remind them and ask for a key."""
     call.state["patient"] = event.params["patient"]
@@ -137,7 +136,7 @@ def answer(event: GotDTMF, call: Call) -> Response:
     return reply.hangup()
 
 
-@app.on_call_status(route="/ended")
+@app.on_call_status(route="/ended", signed=True)
 def ended(event: CallStatus) -> None:
     """KooKoo's completion callback: nobody answered the first call, so try once more later."""
     if event.answered or event.params.get("attempt") != "1":

@@ -1,5 +1,9 @@
 """kookoo: a Werkzeug-based web framework for KooKoo (Ozonetel) IVR phone apps.
 
+What an app's code types every day is here; the layers behind it are subpackages
+(``kookoo.protocol``, ``kookoo.xml``, ``kookoo.state``, ``kookoo.flow``, ``kookoo.web``,
+``kookoo.outbound``, ``kookoo.stream``, ``kookoo.testing``; see docs/architecture.md).
+
 >>> from kookoo import KooKoo, NewCall, Response
 >>> app = KooKoo(store=False)
 >>> @app.on_new_call
@@ -9,7 +13,8 @@
 
 from __future__ import annotations
 
-from kookoo.core.errors import KooKooError
+from kookoo.core.errors import ConfigError, KooKooError
+from kookoo.flow import DialOutcome, FlowCall, FlowMismatchError, Recording, Skipped, Step
 from kookoo.protocol.events import (
     CallStatus,
     Conference,
@@ -32,8 +37,18 @@ from kookoo.protocol.lang import SayAsFormat
 from kookoo.protocol.phone import PhoneNumber
 from kookoo.state.calls import Call, CallStateError
 from kookoo.state.session import CallSession
-from kookoo.web.app import HandlerError, HandlerGroup, KooKoo, Reply, RequestContext
-from kookoo.web.scaffold import Handler, HandlerResult
+from kookoo.state.stores import (
+    CallStore,
+    ConflictError,
+    MemoryStore,
+    RedisStore,
+    SQLiteStore,
+    StoreUnavailableError,
+)
+from kookoo.web.app import KooKoo
+from kookoo.web.context import HandlerError
+from kookoo.web.handlers import HandlerResult
+from kookoo.web.scaffold import HandlerGroup
 from kookoo.xml.lint import Finding, has_errors, lint
 from kookoo.xml.parser import parse_response
 from kookoo.xml.response import (
@@ -51,33 +66,43 @@ __all__ = [
     "CallSession",
     "CallStateError",
     "CallStatus",
+    "CallStore",
     "CollectDtmf",
     "Conference",
+    "ConfigError",
+    "ConflictError",
     "Continue",
     "Dial",
+    "DialOutcome",
     "Disconnect",
     "Event",
     "EventParseError",
     "Finding",
+    "FlowCall",
+    "FlowMismatchError",
     "GotDTMF",
-    "Handler",
     "HandlerError",
     "HandlerGroup",
     "HandlerResult",
     "Hangup",
     "KooKoo",
     "KooKooError",
+    "MemoryStore",
     "NewCall",
     "NewSms",
     "Node",
     "PhoneNumber",
     "Recognize",
     "Record",
-    "Reply",
-    "RequestContext",
+    "Recording",
+    "RedisStore",
     "Response",
     "ResponseParseError",
+    "SQLiteStore",
     "SayAsFormat",
+    "Skipped",
+    "Step",
+    "StoreUnavailableError",
     "Stream",
     "UnknownEvent",
     "XMLValueError",

@@ -18,8 +18,8 @@ from test_store_faults import unwritable
 from werkzeug.test import Client
 
 from kookoo import Call, GotDTMF, Hangup, KooKoo, NewCall, Response
+from kookoo.core.errors import ConfigError
 from kookoo.state.stores import MemoryStore, SQLiteStore
-from kookoo.web.config import ConfigError
 from kookoo.web.logs import RequestFields
 from kookoo.web.metrics import MULTIPROC_VARIABLE
 
@@ -60,12 +60,17 @@ def test_settings_come_from_kookoo_variables_and_arguments_win(
     monkeypatch.setenv("KOOKOO_FALLBACK_PROMPT", "Try later.")
     monkeypatch.setenv("KOOKOO_DEBUG", "yes")
     app, _ = menu_app()
-    assert (app.max_params, app.fallback_prompt, app.debug) == (3, "Try later.", True)
+    settings = app.settings
+    assert (settings.max_params, settings.fallback_prompt, settings.debug) == (
+        3,
+        "Try later.",
+        True,
+    )
     resp = Client(app).get("/?event=NewCall&sid=1&a=1&b=2&c=3")
     assert resp.status_code == 400
     assert b"at most 3" in resp.data
     explicit = KooKoo(store=MemoryStore(), max_params=10, debug=False)
-    assert (explicit.max_params, explicit.debug) == (10, False)
+    assert (explicit.settings.max_params, explicit.settings.debug) == (10, False)
 
 
 def test_a_bad_variable_fails_when_the_app_is_created(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -155,7 +160,7 @@ def test_the_health_path_is_configurable_and_can_be_off(monkeypatch: pytest.Monk
     assert client.get("/healthz").status_code == 404  # no handler route there
     monkeypatch.setenv("KOOKOO_HEALTH_PATH", "off")
     off, _ = menu_app()
-    assert off.health_path == ""
+    assert off.settings.health_path == ""
     assert Client(off).get("/healthz").status_code == 404
     assert Client(off).get("/?event=NewCall&sid=1").status_code == 200
 

@@ -19,7 +19,7 @@ def test_same_shaped_variable_routes_shadow_each_other_converters_apart() -> Non
     app = KooKoo(store=False)
     for route in ("/<lang>", "/<name>", "/<int:n>/x", "/<int:m>/x", "/<path:p>/y", "/<q>/y"):
         app.add_handler(NewCall, _hangup, route=route)
-    assert route_problems(app) == [
+    assert route_problems(app.handlers, app.settings) == [
         "route '/<int:n>/x' never gets a request: route '/<int:m>/x' matches the same URLs and "
         "wins; merge them or make one more specific",
         "route '/<name>' never gets a request: route '/<lang>' matches the same URLs and wins; "
@@ -33,10 +33,10 @@ def test_the_metrics_path_shadows_a_route_only_with_metrics_on(
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     plain = KooKoo(store=False)
     plain.add_handler(NewCall, _hangup, route="/metrics")
-    assert route_problems(plain) == []
+    assert route_problems(plain.handlers, plain.settings) == []
     counted = KooKoo(store=False, metrics=True)
     counted.add_handler(NewCall, _hangup, route="/metrics")
-    [problem] = route_problems(counted)
+    [problem] = route_problems(counted.handlers, counted.settings, metrics=True)
     assert "the metrics answers there first" in problem
     assert "KOOKOO_METRICS_PATH" in problem
 

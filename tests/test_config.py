@@ -1,68 +1,83 @@
-"""kookoo.web.config: settings from KOOKOO_* variables, store URLs, the effective-config view."""
+"""The settings table (kookoo.core.settings), store URLs (kookoo.state.stores.urls) and the
+effective-config view (kookoo.web.config)."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import os
 from pathlib import Path
 
 import pytest
 
 from kookoo import KooKoo
+from kookoo.core.errors import ConfigError
+from kookoo.core.settings import SETTINGS, EffectiveSetting, Settings, format_settings, parse_bool
 from kookoo.state.stores import MemoryStore, RedisStore, SQLiteStore
-from kookoo.web.config import (
-    CONFLICT_RETRIES,
-    DEBUG,
-    FALLBACK_PROMPT,
-    HEALTH_PATH,
-    MAX_LIVE_CALLS,
-    MAX_PARAMS,
-    SETTINGS,
-    ConfigError,
-    EffectiveSetting,
-    describe,
-    format_settings,
-    parse_bool,
-    store_from_env,
-    store_from_url,
-)
+from kookoo.state.stores.urls import store_from_url
+from kookoo.web.config import describe
 
 SECRET = "s3cret-token-for-tests-0123456789"
 
 
 def test_an_argument_wins_over_the_variable_which_wins_over_the_default() -> None:
     env = {"KOOKOO_MAX_PARAMS": "10"}
-    assert MAX_PARAMS.resolve(20, env) == 20
-    assert MAX_PARAMS.resolve(None, env) == 10
-    assert MAX_PARAMS.resolve(None, {}) == 64
-    assert MAX_PARAMS.resolve(None, {"KOOKOO_MAX_PARAMS": "  "}) == 64  # empty is unset
-    assert DEBUG.resolve(False, {"KOOKOO_DEBUG": "1"}) is False  # False is an argument
-    assert DEBUG.resolve(None, {"KOOKOO_DEBUG": "yes"}) is True
-    assert FALLBACK_PROMPT.resolve(None, {"KOOKOO_FALLBACK_PROMPT": " Sorry! "}) == "Sorry!"
-    assert MAX_LIVE_CALLS.resolve(None, {}) is None
-    assert CONFLICT_RETRIES.resolve(None, {"KOOKOO_CONFLICT_RETRIES": "0"}) == 0
+    assert Settings.from_environ(env, max_params=20).max_params == 20
+    assert Settings.from_environ(env).max_params == 10
+    assert Settings.from_environ({}).max_params == 64
+    assert Settings.from_environ({"KOOKOO_MAX_PARAMS": "  "}).max_params == 64  # empty: unset
+    assert Settings.from_environ({"KOOKOO_DEBUG": "1"}, debug=False).debug is False
+    assert Settings.from_environ({"KOOKOO_DEBUG": "yes"}).debug is True
+    sorry = Settings.from_environ({"KOOKOO_FALLBACK_PROMPT": " Sorry! "})
+    assert sorry.fallback_prompt == "Sorry!"
+    assert Settings.from_environ({}).max_live_calls is None
+    assert Settings.from_environ({"KOOKOO_CONFLICT_RETRIES": "0"}).conflict_retries == 0
+
+
+def test_the_settings_say_where_each_value_came_from() -> None:
+    settings = Settings.from_environ({"KOOKOO_MAX_PARAMS": "10"}, debug=True)
+    assert settings.sources["max_params"] == "KOOKOO_MAX_PARAMS"
+    assert settings.sources["debug"] == "argument"
+    assert settings.sources["max_query_bytes"] == "default"
 
 
 @pytest.mark.parametrize(
-    ("setting", "raw", "words"),
+    ("variable", "raw", "words"),
     [
-        (MAX_PARAMS, "many", "KOOKOO_MAX_PARAMS='many': expected a whole number"),
-        (MAX_PARAMS, "0", "KOOKOO_MAX_PARAMS='0': expected a whole number of at least 1"),
-        (DEBUG, "maybe", "KOOKOO_DEBUG='maybe': expected 1/true/yes/on"),
-        (HEALTH_PATH, "healthz", "KOOKOO_HEALTH_PATH='healthz': expected a path"),
-        (CONFLICT_RETRIES, "-1", "KOOKOO_CONFLICT_RETRIES='-1'"),
+        ("KOOKOO_MAX_PARAMS", "many", "KOOKOO_MAX_PARAMS='many': expected a whole number"),
+        ("KOOKOO_MAX_PARAMS", "0", "KOOKOO_MAX_PARAMS='0': expected a whole number of at least 1"),
+        ("KOOKOO_DEBUG", "maybe", "KOOKOO_DEBUG='maybe': expected 1/true/yes/on"),
+        ("KOOKOO_HEALTH_PATH", "healthz", "KOOKOO_HEALTH_PATH='healthz': expected a path"),
+        ("KOOKOO_CONFLICT_RETRIES", "-1", "KOOKOO_CONFLICT_RETRIES='-1'"),
+        ("KOOKOO_LOG_FORMAT", "xml", "KOOKOO_LOG_FORMAT='xml': give text or json"),
+        ("KOOKOO_SECRET", ", ,", "KOOKOO_SECRET=****: holds only commas"),
     ],
 )
-def test_a_bad_value_names_the_variable(setting: object, raw: str, words: str) -> None:
-    assert hasattr(setting, "variable")
+def test_a_bad_value_names_the_variable(variable: str, raw: str, words: str) -> None:
     with pytest.raises(ConfigError) as info:
-        setting.resolve(None, {setting.variable: raw})  # type: ignore[attr-defined]
+        Settings.from_environ({variable: raw})
     assert words in str(info.value)
 
 
+def test_an_argument_out_of_range_is_refused() -> None:
+    with pytest.raises(ConfigError, match="max_live_calls must be at least 1, got 0"):
+        Settings.from_environ({}, max_live_calls=0)
+    with pytest.raises(TypeError, match="no such setting: debgu"):
+        Settings.from_environ({}, debgu=True)
+
+
+def test_only_reads_just_the_settings_asked_for() -> None:
+    env = {"KOOKOO_DB": "/var/x.db", "KOOKOO_MAX_PARAMS": "not a number"}
+    assert Settings.from_environ(env, only=["db"]).db == "/var/x.db"
+    with pytest.raises(ConfigError):
+        Settings.from_environ(env)
+
+
 def test_health_path_can_be_turned_off_and_is_normalised() -> None:
-    assert HEALTH_PATH.resolve(None, {}) == "/healthz"
-    assert HEALTH_PATH.resolve(None, {"KOOKOO_HEALTH_PATH": "off"}) == ""
-    assert HEALTH_PATH.resolve(None, {"KOOKOO_HEALTH_PATH": "/ops/health/"}) == "/ops/health"
+    assert Settings.from_environ({}).health_path == "/healthz"
+    assert Settings.from_environ({"KOOKOO_HEALTH_PATH": "off"}).health_path == ""
+    nested = Settings.from_environ({"KOOKOO_HEALTH_PATH": "/ops/health/"})
+    assert nested.health_path == "/ops/health"
 
 
 def test_parse_bool_takes_the_usual_spellings() -> None:
@@ -77,9 +92,28 @@ def test_parse_bool_takes_the_usual_spellings() -> None:
 def test_every_setting_has_a_kookoo_variable_and_a_doc() -> None:
     names = [s.name for s in SETTINGS]
     assert len(set(names)) == len(names)
+    assert names == [f.name for f in dataclasses.fields(Settings) if f.name != "sources"]
     for setting in SETTINGS:
         assert setting.variable == "KOOKOO_" + setting.name.upper()
         assert setting.doc
+
+
+def test_the_app_takes_every_setting_it_serves_with_as_a_typed_keyword() -> None:
+    keywords = set(inspect.signature(KooKoo).parameters) - {"name", "store"}
+    not_keywords = {"store", "db", "log_format", "api_key"}  # a store, the log, outbound
+    assert keywords == {s.name for s in SETTINGS} - not_keywords
+
+
+def test_both_store_variables_at_once_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="both KOOKOO_STORE and KOOKOO_DB are set"):
+        Settings.from_environ({"KOOKOO_STORE": "memory://", "KOOKOO_DB": "/x"})
+
+
+def test_the_app_builds_its_store_from_kookoo_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KOOKOO_STORE", "memory://")
+    app = KooKoo()
+    assert isinstance(app.store_if_created, MemoryStore)
+    assert app.store_if_created.name.endswith("(from KOOKOO_STORE)")
 
 
 # -- stores ---------------------------------------------------------------------------------
@@ -138,20 +172,11 @@ def test_an_unknown_url_never_shows_its_password() -> None:
     assert "app:****@db" in str(info.value)
 
 
-def test_store_from_env(tmp_path: Path) -> None:
-    assert store_from_env({}) is None
-    assert store_from_env({"KOOKOO_DB": str(tmp_path / "x")}) is None  # the app's default
-    store = store_from_env({"KOOKOO_STORE": "memory://"})
-    assert isinstance(store, MemoryStore)
-    with pytest.raises(ConfigError, match="both KOOKOO_STORE and KOOKOO_DB are set"):
-        store_from_env({"KOOKOO_STORE": "memory://", "KOOKOO_DB": "/x"})
-
-
 # -- the view -------------------------------------------------------------------------------
 
 
 def _rows(app: KooKoo, env: dict[str, str]) -> dict[str, EffectiveSetting]:
-    return {row.name: row for row in describe(app, env)}
+    return {row.name: row for row in describe(app)}
 
 
 def test_describe_shows_values_and_where_they_came_from(
@@ -165,7 +190,7 @@ def test_describe_shows_values_and_where_they_came_from(
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    app = KooKoo(max_params=10, debug=True, fallback_prompt="Call back later.")
+    app = KooKoo(debug=True, fallback_prompt="Call back later.")
     rows = _rows(app, env)
     assert rows["store"] == EffectiveSetting(
         "store", f"SQLite database {tmp_path}/calls.sqlite3", "KOOKOO_DB"
@@ -180,7 +205,7 @@ def test_describe_shows_values_and_where_they_came_from(
     assert rows["secret"] == EffectiveSetting("secret", "**** (1 secret)", "KOOKOO_SECRET")
     assert rows["allow_ips"] == EffectiveSetting("allow_ips", "off", "default")
     assert rows["public_url"] == EffectiveSetting("public_url", "off", "default")
-    assert rows["log_format"] == EffectiveSetting("log_format", "json", "KOOKOO_LOG_FORMAT")
+    assert rows["log_format"] == EffectiveSetting("log_format", "'json'", "KOOKOO_LOG_FORMAT")
     text = format_settings(list(rows.values()))
     assert SECRET not in text
     lines = {line.split()[0]: " ".join(line.split()[1:]) for line in text.splitlines()}

@@ -14,6 +14,8 @@ Rules for writing pages (each enforced below):
   ``Bad (KK102)`` must produce exactly that finding, one titled ``Fixed`` none.
 - ``ini``/``toml``/``json`` blocks have a title and are written as files, like ``xml`` blocks
   titled ``*.xml``.
+- ``text`` blocks are figures (a request's walk through the modules): every ``dir/file.py``
+  they name must exist in the package.
 - ``console`` blocks: ``$ command`` lines, each followed by its exact output (a line ``...``
   stands for any lines, ``…`` inside a line for any text).  The commands run in the page's
   directory; only :data:`NOT_RUN` commands (installs, servers that run until stopped) are
@@ -44,7 +46,7 @@ from kookoo.protocol.events import EVENT_TYPES, CallStatus, UnknownEvent
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = sorted(DOCS.rglob("*.md"))
-LANGUAGES = {"python", "xml", "console", "ini", "toml", "json"}
+LANGUAGES = {"python", "xml", "console", "ini", "toml", "json", "text"}
 NOT_RUN = ("pip install", "gunicorn ", "kookoo run ", "mkdocs serve", "python -m kookoo.stream")
 FENCE = re.compile(
     r'^```(?P<lang>[a-z]*)(?: +title="(?P<title>[^"]*)")?[ \t]*\n(?P<body>.*?)^```[ \t]*$',
@@ -173,6 +175,9 @@ def run_page(page: Path, workdir: Path, namespace: dict[str, Any]) -> None:
             assert produced(namespace.pop("reply")) == canonical(block.body), where
         elif block.lang == "console":
             run_console(block, workdir, page)
+        elif block.lang == "text":
+            for path in re.findall(r"\b[a-z_]+/[a-z_/]*[a-z_]+\.py\b", block.body):
+                assert (ROOT / "kookoo" / path).is_file(), f"{where}: kookoo/{path} is missing"
 
 
 #: The tutorial's pages build one project: they run in this order, in one directory.
@@ -244,6 +249,9 @@ def test_reference_covers_every_public_submodule() -> None:
         *("testing.fake_outbound", "stream", "testing.servers"),
         *("web.security", "web.signing", "state.limits"),
         *("web.config", "web.logs", "web.health", "web.metrics", "web.checks"),
+        *("core.settings", "core.signing", "core.errors", "core.text", "core.loading"),
+        *("web", "web.context", "web.pipeline", "web.scaffold", "web.handlers"),
+        *("web.capacity", "web.streams", "state.session"),
     ):
         assert f"::: kookoo.{module}\n" in pages, module
     assert "::: pytest_kookoo\n" in pages

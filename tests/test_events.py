@@ -773,14 +773,14 @@ def test_parse_query_on_kookoo_queries() -> None:
 
 
 def test_numbers_parsed_once_are_the_same_as_parsed_fresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    from kookoo.protocol import events
+    from kookoo.protocol import fields
     from kookoo.protocol.phone import PhoneNumber
 
-    monkeypatch.setattr(events, "_PHONES_MAX", 3)
-    monkeypatch.setattr(events, "_PHONES", {})
+    monkeypatch.setattr(fields, "_PHONES_MAX", 3)
+    monkeypatch.setattr(fields, "_PHONES", {})
     values = ["09876543210", "+918041169706", "8041169706", "12345", "09876543210", "x1"]
     for _ in range(2):
         for value in values:
             event = parse_event({"event": "NewCall", "sid": "1", "called_number": value})
             assert event.called_number == PhoneNumber.parse(value)
-    assert len(events._PHONES) <= 3
+    assert len(fields._PHONES) <= 3

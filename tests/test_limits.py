@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from kookoo.protocol.phone import PhoneNumber
-from kookoo.state.calls import Call
 from kookoo.state.limits import (
+    CALLERS_NAMESPACE,
+    LIVE_CALLS_NAMESPACE,
     AttemptLimiter,
     CallerRecords,
     LiveCallLimit,
     caller_key,
-    is_reserved_sid,
 )
 from kookoo.state.stores.base import CallStore, ConflictError
 from kookoo.state.stores.memory import MemoryStore
@@ -61,26 +61,25 @@ def stores(
 @pytest.mark.parametrize(
     ("number", "key"),
     [
-        ("9876543210", "kookoo:caller:+919876543210"),
-        ("09876543210", "kookoo:caller:+919876543210"),
-        ("919876543210", "kookoo:caller:+919876543210"),
-        ("+91 98765-43210", "kookoo:caller:+919876543210"),
-        (PhoneNumber.parse("09876543210"), "kookoo:caller:+919876543210"),
-        ("+1 (415) 555-0100", "kookoo:caller:digits:14155550100"),
-        ("anonymous", "kookoo:caller:unknown"),
-        ("", "kookoo:caller:unknown"),
-        (None, "kookoo:caller:unknown"),
+        ("9876543210", "+919876543210"),
+        ("09876543210", "+919876543210"),
+        ("919876543210", "+919876543210"),
+        ("+91 98765-43210", "+919876543210"),
+        (PhoneNumber.parse("09876543210"), "+919876543210"),
+        ("+1 (415) 555-0100", "digits:14155550100"),
+        ("anonymous", "unknown"),
+        ("", "unknown"),
+        (None, "unknown"),
     ],
 )
 def test_caller_key(number: Any, key: str) -> None:
     assert caller_key(number) == key
-    assert is_reserved_sid(key)
 
 
-def test_kookoo_sids_are_not_reserved() -> None:
-    assert not is_reserved_sid("1234567890123456")
-    assert not is_reserved_sid("")
-    assert is_reserved_sid("kookoo:live-calls")
+def _no_calls(store: CallStore) -> bool:
+    """Nothing of the limits is kept as a call: no sid kookoo ever used for them loads."""
+    sids = ["kookoo:live-calls", "kookoo:caller:+919876543210", caller_key("9876543210")]
+    return all(store.load(sid) is None for sid in sids)
 
 
 def test_caller_state_outlives_a_call_and_is_shared(
@@ -92,9 +91,9 @@ def test_caller_state_outlives_a_call_and_is_shared(
     # Another worker, another call, the number written another way: the same record.
     assert worker_b.update("+919876543210", "visits", lambda v: (v or 0) + 1, ttl_seconds=60) == 2
     assert worker_a.get("9876543210", "visits") == 2
-    stored = stores[0].load("kookoo:caller:+919876543210")
-    assert stored is not None
-    assert stored.state == {"visits": {"value": 2, "expires_at": clock.now + 60}}
+    stored = stores[0].get(CALLERS_NAMESPACE, "+919876543210")
+    assert stored == {"visits": {"value": 2, "expires_at": clock.now + 60}}
+    assert _no_calls(stores[0])
 
 
 def test_each_entry_has_its_own_lifetime(
@@ -108,11 +107,24 @@ def test_each_entry_has_its_own_lifetime(
     assert records.get("9876543210", "long") == "l"
     # The next write drops the expired entry, so the record does not grow.
     records.update("9876543210", "long", lambda v: v + "!", ttl_seconds=100)
-    stored = stores[0].load(caller_key("9876543210"))
-    assert stored is not None
-    assert set(stored.state) == {"long"}
+    assert set(stores[0].get(CALLERS_NAMESPACE, caller_key("9876543210"))) == {"long"}
     assert records.update("9876543210", "long", lambda v: None, ttl_seconds=100) is None
     assert records.get("9876543210", "long") is None
+    # With its last entry gone the caller's value goes too.
+    assert stores[0].get(CALLERS_NAMESPACE, caller_key("9876543210")) is None
+
+
+def test_a_callers_value_expires_with_the_store_ttl_after_its_last_write(
+    stores: tuple[CallStore, CallStore], clock: FakeClock
+) -> None:
+    records = CallerRecords(stores[0])
+    records.update("9876543210", "n", lambda v: 1, ttl_seconds=TTL)
+    clock.now += TTL - 1
+    assert records.get("9876543210", "n") == 1
+    assert stores[1].expire() == 0
+    clock.now += 1
+    assert records.get("9876543210", "n") is None
+    assert stores[1].expire() == 1  # removed by the store's own clean-up
 
 
 def test_an_entry_may_not_outlive_the_store(stores: tuple[CallStore, CallStore]) -> None:
@@ -246,10 +258,12 @@ def test_live_call_cap(stores: tuple[CallStore, CallStore], clock: FakeClock) ->
     assert worker_a.count() == 2
     worker_b.release("call-1")
     assert worker_a.admit("call-3")
-    assert sorted(worker_a.store.load(LiveCallLimit.key).state["calls"]) == [  # type: ignore[union-attr]
-        "call-2",
-        "call-3",
-    ]
+    assert sorted(stores[0].get(LIVE_CALLS_NAMESPACE, LiveCallLimit.key)) == ["call-2", "call-3"]
+    assert _no_calls(stores[0])
+    worker_a.release("call-2")
+    worker_b.release("call-3")
+    assert worker_a.count() == 0
+    assert stores[0].get(LIVE_CALLS_NAMESPACE, LiveCallLimit.key) is None  # removed when empty
 
 
 def test_a_call_whose_hangup_never_came_stops_counting(
@@ -287,21 +301,33 @@ def test_live_call_cap_is_checked(stores: tuple[CallStore, CallStore]) -> None:
     assert LiveCallLimit(stores[0], 3).count() == 0
 
 
-def test_records_are_ordinary_store_records(stores: tuple[CallStore, CallStore]) -> None:
+def test_limits_are_store_values_not_calls(stores: tuple[CallStore, CallStore]) -> None:
     CallerRecords(stores[0]).update("9876543210", "x", lambda v: 1, ttl_seconds=60)
-    record = stores[1].load("kookoo:caller:+919876543210")
-    assert isinstance(record, Call)
-    assert record.version == 1
-    assert not record.ended
+    assert LiveCallLimit(stores[0], 1).admit("3341")
+    assert stores[1].get(CALLERS_NAMESPACE, "+919876543210") is not None
+    assert stores[1].get(LIVE_CALLS_NAMESPACE, LiveCallLimit.key) is not None
+    assert _no_calls(stores[1])
+    assert stores[1].load("3341") is None
+
+
+def _count_writes(store: CallStore) -> list[str]:
+    writes: list[str] = []
+    write = store._write_value
+
+    def counted(namespace: str, key: str, *args: Any) -> bool:
+        writes.append(namespace)
+        return write(namespace, key, *args)
+
+    store._write_value = counted  # type: ignore[method-assign]
+    return writes
 
 
 def test_a_refused_admission_writes_nothing(stores: tuple[CallStore, CallStore]) -> None:
     limit = LiveCallLimit(stores[0], 1)
     assert limit.admit("first")
-    before = stores[0].load(LiveCallLimit.key)
+    writes = _count_writes(stores[0])
     assert not limit.admit("second")
     limit.release("never-admitted")
-    after = stores[0].load(LiveCallLimit.key)
-    assert before is not None
-    assert after is not None
-    assert after.version == before.version
+    assert writes == []
+    limit.release("first")
+    assert writes == [LIVE_CALLS_NAMESPACE]

@@ -132,8 +132,8 @@ def test_default_handler_is_installed_once_when_nothing_is_configured(
 ) -> None:
     logger = bare_logging
     assert not logging_configured(logger)
-    assert install_default_handler(logger, environ={}) is True
-    assert install_default_handler(logger, environ={}) is True
+    assert install_default_handler(logger) is True
+    assert install_default_handler(logger) is True
     assert len(logger.handlers) == 1
     assert isinstance(logger.handlers[0], DefaultHandler)
     assert logger.level == logging.INFO
@@ -149,7 +149,7 @@ def test_default_handler_is_installed_once_when_nothing_is_configured(
 def test_default_handler_writes_json_with_kookoo_log_format(
     bare_logging: logging.Logger, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    install_default_handler(bare_logging, environ={"KOOKOO_LOG_FORMAT": "JSON"})
+    install_default_handler(bare_logging, log_format="JSON")
     bare_logging.warning("careful")
     obj = json.loads(capsys.readouterr().err)
     assert obj["message"] == "careful"
@@ -157,9 +157,9 @@ def test_default_handler_writes_json_with_kookoo_log_format(
 
 
 @without_root_handlers
-def test_a_bad_log_format_names_the_variable(bare_logging: logging.Logger) -> None:
-    with pytest.raises(ValueError, match="KOOKOO_LOG_FORMAT='xml'"):
-        install_default_handler(bare_logging, environ={"KOOKOO_LOG_FORMAT": "xml"})
+def test_a_bad_log_format_is_refused(bare_logging: logging.Logger) -> None:
+    with pytest.raises(ValueError, match="log_format='xml': give text or json"):
+        install_default_handler(bare_logging, log_format="xml")
     assert bare_logging.handlers == []
 
 
@@ -169,7 +169,7 @@ def test_no_default_handler_when_the_root_logger_is_configured(
 ) -> None:
     logging.root.addHandler(logging.NullHandler())
     assert logging_configured(bare_logging)
-    assert install_default_handler(bare_logging, environ={}) is False
+    assert install_default_handler(bare_logging) is False
     assert bare_logging.handlers == []
     assert bare_logging.level == logging.NOTSET
 
@@ -178,7 +178,7 @@ def test_no_default_handler_when_the_root_logger_is_configured(
 def test_no_default_handler_when_the_logger_has_its_own(bare_logging: logging.Logger) -> None:
     own = logging.StreamHandler(io.StringIO())
     bare_logging.addHandler(own)
-    assert install_default_handler(bare_logging, environ={}) is False
+    assert install_default_handler(bare_logging) is False
     assert bare_logging.handlers == [own]
 
 
@@ -187,7 +187,7 @@ def test_the_default_handler_steps_aside_when_logging_is_configured_later(
     bare_logging: logging.Logger, capsys: pytest.CaptureFixture[str]
 ) -> None:
     logger = bare_logging
-    install_default_handler(logger, environ={})
+    install_default_handler(logger)
     logger.info("before")
     assert "before" in capsys.readouterr().err
     users = io.StringIO()
@@ -203,11 +203,11 @@ def test_the_default_handler_steps_aside_when_logging_is_configured_later(
         assert handler.stepped_aside
         assert logger.level == logging.NOTSET  # the user's levels rule again
         # Installing again (the next app's first request) keeps stepping aside.
-        assert install_default_handler(logger, environ={}) is False
+        assert install_default_handler(logger) is False
     finally:
         logging.root.removeHandler(user_handler)
     # Logging unconfigured again: the next install takes over once more.
-    assert install_default_handler(logger, environ={}) is True
+    assert install_default_handler(logger) is True
     logger.info("again")
     assert "again" in capsys.readouterr().err
     assert len(logger.handlers) == 1
@@ -216,7 +216,7 @@ def test_the_default_handler_steps_aside_when_logging_is_configured_later(
 @without_root_handlers
 def test_remove_default_handler_restores_the_level(bare_logging: logging.Logger) -> None:
     bare_logging.setLevel(logging.DEBUG)
-    install_default_handler(bare_logging, environ={})
+    install_default_handler(bare_logging)
     assert bare_logging.level == logging.DEBUG  # a level of the user's own is kept
     remove_default_handler(bare_logging)
     assert bare_logging.handlers == []
@@ -228,161 +228,43 @@ def test_module_defaults_target_the_kookoo_logger() -> None:
     assert logs._logger is logging.getLogger("kookoo")
 
 
-# -- the request line, written without a record ---------------------------------------------
-
-
-def _installed(logger: logging.Logger) -> DefaultHandler:
-    """The default handler, installed on ``logger`` as an app's first request does."""
-    install_default_handler(logger, environ={})
-    handler = default_handler(logger)
-    assert handler is not None
-    return handler
+# -- the request line ------------------------------------------------------------------------
 
 
 _FIELDS = RequestFields("1104528084461170", "GotDTMF", "/ivr", "menu", 200, 0.4449, "8041169706")
 
 
-def _direct_and_logged(
-    logger: logging.Logger, capsys: pytest.CaptureFixture[str]
-) -> tuple[str, str]:
-    """The line the default handler writes directly, and what logging writes for the app's
-    record of the same request at the same moment (through the base logging.Formatter)."""
-    handler = default_handler(logger)
-    assert handler is not None
-    assert handler.write_request_line(_FIELDS) is True
-    direct = capsys.readouterr().err
-    record = logger.makeRecord(
-        logger.name, logging.INFO, __file__, 0, logs.REQUEST_LINE, tuple(_FIELDS[:6]), None
+def _line_record(created: float) -> logging.LogRecord:
+    record = logging.getLogger("kookoo").makeRecord(
+        "kookoo", logging.INFO, __file__, 0, logs.REQUEST_LINE, tuple(_FIELDS[:6]), None
     )
-    base = logging.Formatter(logs.TEXT_FORMAT)
-    base.converter = handler.formatter.converter  # type: ignore[union-attr]
-    base.default_msec_format = handler.formatter.default_msec_format  # type: ignore[union-attr]
-    assert handler.format(record) == base.format(record)
-    return direct, base.format(record) + "\n"
+    record.created = created
+    record.msecs = int((created - int(created)) * 1000) + 0.0
+    return record
 
 
-@without_root_handlers
 @pytest.mark.parametrize("now", [1764702687.0, 1764702687.4449, 1764702687.9996, 1764702688.001])
-def test_the_request_line_written_directly_is_what_logging_writes(
-    bare_logging: logging.Logger,
+def test_the_text_formatter_writes_what_logging_writes(now: float) -> None:
+    ours, base = logs.TextFormatter(), logging.Formatter(logs.TEXT_FORMAT)
+    assert ours.format(_line_record(now)) == base.format(_line_record(now))
+    # the second of a line is worked out once: the next line of the same second agrees too
+    assert ours.format(_line_record(now + 0.0001)) == base.format(_line_record(now + 0.0001))
+
+
+def test_the_text_formatter_follows_its_time_settings() -> None:
+    ours, base = logs.TextFormatter(), logging.Formatter(logs.TEXT_FORMAT)
+    for formatter in (ours, base):
+        # India's time of day, whatever the machine's zone, and a dot before the milliseconds.
+        formatter.converter = lambda secs: time.gmtime(secs + 5.5 * 3600)  # type: ignore[method-assign,assignment]
+        formatter.default_msec_format = "%s.%03d"
+    assert ours.format(_line_record(1764702687.25)) == base.format(_line_record(1764702687.25))
+    assert ours.format(_line_record(1764702687.25)).startswith("2025-12-03 00:41:27.250 [")
+    assert ours.formatTime(_line_record(0.5), "%Y") == base.formatTime(_line_record(0.5), "%Y")
+
+
+@without_root_handlers
+def test_the_app_logs_its_request_line_through_logging(
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    now: float,
-) -> None:
-    install_default_handler(bare_logging, environ={})
-    monkeypatch.setattr(time, "time", lambda: now)
-    direct, logged = _direct_and_logged(bare_logging, capsys)
-    assert direct == logged
-    assert direct.endswith(
-        f" INFO {bare_logging.name}: sid=1104528084461170 event=GotDTMF route=/ivr "
-        "handler=menu status=200 ms=0.44\n"
-    )
-
-
-@without_root_handlers
-def test_the_direct_line_follows_the_formatters_time_settings(
-    bare_logging: logging.Logger,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    handler = _installed(bare_logging)
-    assert isinstance(handler.formatter, logs.TextFormatter)
-    monkeypatch.setattr(time, "time", lambda: 1764702687.25)
-    # India's time of day, whatever the machine's zone, and a dot before the milliseconds.
-    handler.formatter.converter = lambda secs: time.gmtime(secs + 5.5 * 3600)  # type: ignore[method-assign,assignment]
-    handler.formatter.default_msec_format = "%s.%03d"
-    direct, logged = _direct_and_logged(bare_logging, capsys)
-    assert direct == logged
-    assert direct.startswith("2025-12-03 00:41:27.250 [")
-
-
-def _add_filter(logger: logging.Logger, handler: logging.Handler) -> None:
-    logger.addFilter(lambda record: True)
-
-
-def _add_handler_filter(logger: logging.Logger, handler: logging.Handler) -> None:
-    handler.addFilter(lambda record: True)
-
-
-def _add_second_handler(logger: logging.Logger, handler: logging.Handler) -> None:
-    logger.addHandler(logging.NullHandler())
-
-
-def _replace_formatter(logger: logging.Logger, handler: logging.Handler) -> None:
-    handler.setFormatter(logging.Formatter(logs.TEXT_FORMAT))
-
-
-def _raise_handler_level(logger: logging.Logger, handler: logging.Handler) -> None:
-    handler.setLevel(logging.WARNING)
-
-
-def _remove_from_logger(logger: logging.Logger, handler: logging.Handler) -> None:
-    logger.removeHandler(handler)
-
-
-def _configure_root(logger: logging.Logger, handler: logging.Handler) -> None:
-    logging.root.addHandler(logging.NullHandler())  # removed by without_root_handlers
-
-
-@without_root_handlers
-@pytest.mark.parametrize(
-    "change",
-    [
-        _add_filter,
-        _add_handler_filter,
-        _add_second_handler,
-        _replace_formatter,
-        _raise_handler_level,
-        _remove_from_logger,
-        _configure_root,
-    ],
-)
-def test_the_line_is_left_to_logging_when_anything_else_could_see_the_record(
-    bare_logging: logging.Logger,
-    capsys: pytest.CaptureFixture[str],
-    change: Callable[[logging.Logger, logging.Handler], None],
-) -> None:
-    handler = _installed(bare_logging)
-    change(bare_logging, handler)
-    assert handler.write_request_line(_FIELDS) is False
-    assert capsys.readouterr().err == ""
-
-
-@without_root_handlers
-def test_the_line_is_left_to_logging_without_process_ids_or_once_stepped_aside(
-    bare_logging: logging.Logger,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    handler = _installed(bare_logging)
-    monkeypatch.setattr(logging, "logProcesses", False)
-    assert handler.write_request_line(_FIELDS) is False
-    monkeypatch.setattr(logging, "logProcesses", True)
-    handler.step_aside()
-    assert handler.write_request_line(_FIELDS) is False
-    assert capsys.readouterr().err == ""
-
-
-@without_root_handlers
-def test_a_stream_that_fails_goes_to_handle_error_with_the_line(
-    bare_logging: logging.Logger, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    handler = _installed(bare_logging)
-    failed: list[str] = []
-
-    class Broken(io.StringIO):
-        def write(self, text: str) -> int:
-            raise OSError("disk full")
-
-    monkeypatch.setattr(sys, "stderr", Broken())
-    monkeypatch.setattr(handler, "handleError", lambda record: failed.append(record.getMessage()))
-    assert handler.write_request_line(_FIELDS) is True
-    assert failed == [logs.REQUEST_LINE % _FIELDS[:6]]
-
-
-@without_root_handlers
-def test_the_app_writes_its_request_lines_directly_when_logging_is_not_configured(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from werkzeug.test import Client
 
@@ -393,9 +275,13 @@ def test_the_app_writes_its_request_lines_directly_when_logging_is_not_configure
     logger.handlers[:] = []
     logger.setLevel(logging.NOTSET)
     records: list[logging.LogRecord] = []
-    monkeypatch.setattr(logger, "handle", records.append)
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
     try:
-        app = KooKoo("direct", store=False, secret=False)
+        app = KooKoo("logged", store=False, secret=False)
 
         @app.on_new_call
         def hello(event: NewCall) -> Response:
@@ -403,14 +289,18 @@ def test_the_app_writes_its_request_lines_directly_when_logging_is_not_configure
 
         assert Client(app).get("/?event=NewCall&sid=77").status_code == 200
         err = capsys.readouterr().err
+        logger.addHandler(Keep())  # the default handler steps aside; the record comes here
+        assert Client(app).get("/?event=NewCall&sid=78").status_code == 200
     finally:
         remove_default_handler(logger)
         logger.handlers[:] = saved_handlers
         logger.setLevel(saved_level)
-    assert records == []  # no record was made: the line went straight to stderr
     assert err.count("\n") == 1
     assert " INFO kookoo: sid=77 event=NewCall route=/ handler=" in err
     assert " status=200 ms=" in err
+    (record,) = records
+    assert record.kookoo.sid == "78"  # type: ignore[attr-defined]
+    assert record.getMessage().startswith("sid=78 event=NewCall route=/ handler=")
 
 
 def test_log_request_line_gives_other_handlers_a_record_with_the_fields(

@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 from kookoo import PhoneNumber, Response
 from kookoo.outbound import (
     IST,
+    SLOTS_NAMESPACE,
     AuthenticationError,
     BadReplyError,
     Busy,
@@ -877,9 +878,30 @@ def test_pacers_share_slots_by_name_and_store() -> None:
     assert isinstance(one.try_acquire(), Slot)
     assert isinstance(other_worker.try_acquire(), Busy)
     assert isinstance(other_campaign.try_acquire(), Slot)
-    record = store.load("kookoo:outbound-slots:default")
-    assert record is not None
-    assert len(record.state["slots"]) == 1
+    assert len(store.get(SLOTS_NAMESPACE, "default")["slots"]) == 1
+    assert len(store.get(SLOTS_NAMESPACE, "b")["slots"]) == 1
+    assert len(store) == 0  # no call records: the slots are store values
+
+
+def test_a_busy_pacer_and_a_read_write_nothing() -> None:
+    clock = FakeClock(NOON)
+    store = MemoryStore()
+    pacer = make_pacer(store, clock, calls_per_second=None, max_concurrent=1)
+    assert isinstance(pacer.try_acquire(), Slot)
+    writes: list[str] = []
+    write = store._write_value
+
+    def counted(namespace: str, key: str, *args: Any) -> bool:
+        writes.append(key)
+        return write(namespace, key, *args)
+
+    store._write_value = counted  # type: ignore[method-assign]
+    for _ in range(3):
+        assert isinstance(pacer.try_acquire(), Busy)
+    assert len(pacer.slots()) == 1
+    assert writes == []
+    assert isinstance(Pacer(store, name="idle", window=None).slots(), list)
+    assert writes == []
 
 
 def test_pacer_arguments_are_checked() -> None:
@@ -1014,15 +1036,13 @@ def test_a_lost_compare_and_set_race_is_retried_on_fresh_state(
         hook: object = None
         conflicts = 0
 
-        def save(self, call: object) -> None:
+        def _write_value(self, *args: Any) -> bool:
             hook, self.hook = self.hook, None
             if callable(hook):
                 hook()
-            try:
-                super().save(call)
-            except ConflictError:
-                self.conflicts += 1
-                raise
+            won: bool = super()._write_value(*args)
+            self.conflicts += not won
+            return won
 
     store = Interfering() if base is MemoryStore else Interfering(tmp_path / "calls.sqlite3")
     clock = FakeClock(NOON)
@@ -1039,12 +1059,18 @@ def test_a_lost_compare_and_set_race_is_retried_on_fresh_state(
 
 def test_pacer_gives_up_after_max_conflicts() -> None:
     class AlwaysLosing(MemoryStore):
-        def save(self, call: Any) -> None:
-            raise ConflictError(call.sid, call.version, call.version + 1)
+        writes = 0
 
-    pacer = Pacer(AlwaysLosing(), window=None, max_conflicts=3)
-    with pytest.raises(PacerConflictError, match="after 3 lost compare-and-set races"):
+        def _write_value(self, *args: Any) -> bool:
+            self.writes += 1
+            return False
+
+    store = AlwaysLosing()
+    pacer = Pacer(store, window=None, max_conflicts=3)
+    with pytest.raises(PacerConflictError, match="after 3 lost compare-and-set races") as caught:
         pacer.try_acquire()
+    assert store.writes == 3
+    assert isinstance(caught.value.__cause__, ConflictError)
 
 
 def test_bind_after_the_slot_timed_out_does_not_resurrect_it(

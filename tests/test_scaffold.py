@@ -101,18 +101,15 @@ def test_a_flow_that_is_not_a_generator_is_refused_at_registration() -> None:
     assert app.routes() == []
 
 
-def test_handlers_added_to_a_group_after_mount_are_served() -> None:
+def test_mount_copies_what_the_group_recorded_and_its_error_handlers_serve_its_routes() -> None:
     group = HandlerGroup()
 
     @group.on_new_call
     def start(event: NewCall) -> Response:
         return Response().play_text("start")
 
-    app = KooKoo(store=MemoryStore())
-    app.mount(group, prefix="/survey")
-
     @group.on_dtmf
-    def pressed(event: GotDTMF) -> Response:  # added after mount: must not be lost
+    def pressed(event: GotDTMF) -> Response:
         return Response().play_text(f"pressed {event.digits}")
 
     @group.errorhandler(KeyError)
@@ -123,37 +120,74 @@ def test_handlers_added_to_a_group_after_mount_are_served() -> None:
     def boom(event: GotDTMF) -> Response:
         raise KeyError("x")
 
+    app = KooKoo(store=MemoryStore())
+    app.mount(group, prefix="/survey")
+
+    @app.on_dtmf(route="/other", step="boom")
+    def other_boom(event: GotDTMF) -> Response:
+        raise KeyError("y")
+
     client = Client(app)
     started(app, "1")
     resp = client.get("/survey?event=GotDTMF&sid=1&data=7")
     assert resp.data == xml("<response><playtext>pressed 7</playtext></response>")
     assert [(r[0], r[1], r[2]) for r in app.routes()] == [
+        ("/other", "GotDTMF", "boom"),
         ("/survey", "GotDTMF", None),
         ("/survey", "GotDTMF", "boom"),
         ("/survey", "NewCall", None),
     ]
     app.store.save(Call("2", step="boom"))  # type: ignore[union-attr]
     resp = client.get("/survey?event=GotDTMF&sid=2&data=7")
-    # the group's error handler, added after mount, answers for the group's route
     assert resp.data == xml("<response><playtext>missing</playtext><hangup/></response>")
+    # the group's error handler answers for the group's routes only
+    app.store.save(Call("3", step="boom"))  # type: ignore[union-attr]
+    resp = client.get("/other?event=GotDTMF&sid=3&data=7")
+    assert b"Sorry, something went wrong" in resp.data
 
 
-def test_a_group_refuses_handlers_once_its_app_serves() -> None:
+def test_a_mounted_group_refuses_registration() -> None:
     group = HandlerGroup()
-    app = KooKoo(store=False)
-    app.mount(group)
 
     @group.on_new_call
     def start(event: NewCall) -> Response:
         return Response().hangup()
 
-    Client(app).get("/?event=NewCall&sid=1")
+    app = KooKoo(store=False)
+    app.mount(group)
 
     def late(event: GotDTMF) -> Response:
         return Response().hangup()
 
-    with pytest.raises(RuntimeError, match="already handled a request"):
+    refused = r"add_handler\(\) can no longer be called on this handler group"
+    with pytest.raises(RuntimeError, match=refused):
         group.on_dtmf(late)
+    with pytest.raises(RuntimeError, match=r"add_error_handler.*mounted"):
+        group.add_error_handler(KeyError, lambda error, event: None)
+    with pytest.raises(RuntimeError, match=r"before_dispatch.*mounted"):
+        group.before_dispatch(lambda event, ctx: None)
+    assert [r[3] for r in app.routes()] == [
+        "test_a_mounted_group_refuses_registration.<locals>.start"
+    ]
+
+
+def test_an_app_refuses_setup_once_it_served() -> None:
+    app = KooKoo(store=False)
+
+    @app.on_new_call
+    def start(event: NewCall) -> Response:
+        return Response().hangup()
+
+    Client(app).get("/?event=NewCall&sid=1")
+    for attempt in (
+        lambda: app.on_dtmf(lambda event: None),
+        lambda: app.add_error_handler(KeyError, lambda error, event: None),
+        lambda: app.mount(HandlerGroup(), prefix="/x"),
+        lambda: app.before_dispatch(lambda event, ctx: None),
+        lambda: app.after_response(lambda ctx, reply: None),
+    ):
+        with pytest.raises(RuntimeError, match="already handled a request"):
+            attempt()
 
 
 def _menu_app() -> KooKoo:

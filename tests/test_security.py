@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from werkzeug.test import EnvironBuilder
 
+from kookoo.core.settings import Settings
 from kookoo.core.text import escape_for_log, plain_error_body
 from kookoo.web import security
 from kookoo.web.security import (
@@ -178,26 +179,25 @@ def test_generated_secrets_are_usable_and_distinct() -> None:
     assert SharedSecret(first).check(environ(query=f"kk_token={first}")).allowed
 
 
-def test_settings_come_from_the_argument_before_the_environment() -> None:
-    env = {"KOOKOO_SECRET": OLD}
-    from_arg = SharedSecret.from_settings(SECRET, env)
-    assert from_arg is not None
-    assert from_arg.secrets == (SECRET,)
-    from_env = SharedSecret.from_settings(None, {"KOOKOO_SECRET": f" {SECRET} , {OLD},"})
+def test_the_secret_comes_from_its_setting() -> None:
+    from_env = SharedSecret.from_settings(
+        Settings.from_environ({"KOOKOO_SECRET": f" {SECRET} , {OLD},"})
+    )
     assert from_env is not None
     assert from_env.secrets == (SECRET, OLD)
-    assert SharedSecret.from_settings(None, {}) is None
-    assert SharedSecret.from_settings(None, {"KOOKOO_SECRET": "  "}) is None
-    assert SharedSecret.from_settings(False, env) is None
-    shared = SharedSecret(SECRET)
-    assert SharedSecret.from_settings(shared, env) is shared
+    assert SharedSecret.from_settings(Settings.from_environ({})) is None
+    assert SharedSecret.from_settings(Settings.from_environ({"KOOKOO_SECRET": "  "})) is None
+    off = Settings.from_environ({"KOOKOO_SECRET": OLD}, secret=())  # KooKoo(secret=False)
+    assert SharedSecret.from_settings(off) is None
 
 
 def test_bad_environment_secret_names_the_variable() -> None:
     with pytest.raises(ValueError, match="KOOKOO_SECRET: a secret must be at least"):
-        SharedSecret.from_settings(None, {"KOOKOO_SECRET": "abc"})
-    with pytest.raises(ValueError, match="KOOKOO_SECRET holds no secret"):
-        SharedSecret.from_settings(None, {"KOOKOO_SECRET": ", ,"})
+        SharedSecret.from_settings(Settings.from_environ({"KOOKOO_SECRET": "abc"}))
+    with pytest.raises(ValueError, match="KOOKOO_SECRET=\\*\\*\\*\\*: holds only commas"):
+        Settings.from_environ({"KOOKOO_SECRET": ", ,"})
+    with pytest.raises(ValueError, match=r"^secret: a secret must be at least"):
+        SharedSecret.from_settings(Settings.from_environ({}, secret=("abc",)))
 
 
 def test_check_reads_a_bare_environ_without_building_a_request() -> None:
@@ -249,7 +249,7 @@ def test_guard_from_settings_reads_the_variables() -> None:
         "KOOKOO_ALLOW_IPS": "203.0.113.0/24, 2001:db8::/32",
         "KOOKOO_TRUSTED_PROXIES": "2",
     }
-    guard = RequestGuard.from_settings(environ=env)
+    guard = RequestGuard.from_settings(Settings.from_environ(env))
     assert guard.secret is not None
     assert guard.secret.secrets == (SECRET,)
     assert guard.allow_list is not None
@@ -258,9 +258,9 @@ def test_guard_from_settings_reads_the_variables() -> None:
         "2001:db8::/32",
     ]
     assert guard.trusted_proxies == 2
-    assert RequestGuard.from_settings(environ={}).active is False
-    with pytest.raises(ValueError, match="KOOKOO_TRUSTED_PROXIES='two' is not a number"):
-        RequestGuard.from_settings(environ={"KOOKOO_TRUSTED_PROXIES": "two"})
+    assert RequestGuard.from_settings(Settings.from_environ({})).active is False
+    with pytest.raises(ValueError, match="KOOKOO_TRUSTED_PROXIES='two': expected a whole number"):
+        Settings.from_environ({"KOOKOO_TRUSTED_PROXIES": "two"})
     with pytest.raises(ValueError, match="trusted_proxies must be 0 or more"):
         RequestGuard(trusted_proxies=-1)
 
@@ -290,9 +290,8 @@ def test_allow_list_entries_are_checked() -> None:
         IPAllowList(["10.0.0.0/8", "10.0.0.300"])
     with pytest.raises(ValueError, match="at least one network"):
         IPAllowList([])
-    assert IPAllowList.from_settings(None, {}) is None
-    single = IPAllowList.from_settings("203.0.113.1", {})  # type: ignore[arg-type]
-    assert single is not None
+    assert IPAllowList.from_settings(Settings.from_environ({})) is None
+    single = IPAllowList("203.0.113.1")  # type: ignore[arg-type]
     assert [str(n) for n in single.networks] == ["203.0.113.1/32"]
 
 
@@ -524,12 +523,12 @@ def test_public_url_is_validated_and_read_from_the_environment() -> None:
     for bad in ("ivr.example.in", "ftp://x.in", "https://x.in/?a=1", "https://"):
         with pytest.raises(ValueError, match="public_url"):
             URLResolver(public_url=bad)
-    resolver = URLResolver.from_settings(
-        environ={"KOOKOO_PUBLIC_URL": "https://ivr.example.in", "KOOKOO_TRUSTED_HOSTS": "a.in, b"}
-    )
+    env = {"KOOKOO_PUBLIC_URL": "https://ivr.example.in", "KOOKOO_TRUSTED_HOSTS": "a.in, b"}
+    resolver = URLResolver.from_settings(Settings.from_environ(env))
     assert resolver.public_url == "https://ivr.example.in"
     assert resolver.trusted_hosts == ("a.in", "b")
-    assert URLResolver.from_settings(environ={}).trusted_hosts == DEFAULT_TRUSTED_HOSTS
+    default = URLResolver.from_settings(Settings.from_environ({}))
+    assert default.trusted_hosts == DEFAULT_TRUSTED_HOSTS
 
 
 @pytest.mark.parametrize(

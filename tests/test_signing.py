@@ -171,3 +171,35 @@ def test_bad_values_and_urls_are_refused() -> None:
         signed_url("/x#frag", a="1", secret=SECRET)
     with pytest.raises(ValueError, match="at least 16 characters"):
         signed_url("/x", a="1", secret="short")
+
+
+def test_urls_signed_before_the_one_signing_primitive_still_verify() -> None:
+    """The URL signature kept its key (a fixed vector made by the code before the change)."""
+    url = (
+        "/ivr/account?account=42&name=Asha&kk_exp=1700000600&kk_params=account,name"
+        "&kk_sig=UXd38YnlyafmZXXtNrmu5Q&kk_token=0123456789abcdef-secret"
+    )
+    made = signed_url(
+        "/ivr/account",
+        account="42",
+        name="Asha",
+        secret="0123456789abcdef-secret",
+        expires_in=600,
+        now=1700000000,
+    )
+    assert made == url
+    params = dict(pair.split("=", 1) for pair in url.split("?", 1)[1].split("&"))
+    verified = verify_signed(params, secret="0123456789abcdef-secret", now=1700000001)
+    assert verified == {"account": "42", "name": "Asha"}
+
+
+def test_a_url_signature_is_no_stream_token_signature_and_back() -> None:
+    from kookoo.core.signing import Signer
+
+    secret = "0123456789abcdef-secret"
+    url = Signer([secret], purpose="signed app parameters", size=16)
+    stream = Signer([secret], purpose="stream token v2", size=16)
+    assert url.sign(b"payload") != stream.sign(b"payload")
+    assert not stream.verify(b"payload", url.sign(b"payload"))
+    rotated = Signer(["new-0123456789abcdef", secret], purpose="stream token v2", size=16)
+    assert rotated.verify(b"payload", stream.sign(b"payload"))  # an older secret still verifies

@@ -145,7 +145,7 @@ def test_stream_call_sends_event_stream_to_an_in_process_app(
     # what the app answers.
     path = tmp_path / "botfile.py"
     path.write_text(BOT_FILE)
-    from kookoo.cli.stream import load_bots
+    from kookoo.stream.bots import load_bots
 
     bots = load_bots(f"{path}:bots")
 
@@ -290,13 +290,13 @@ def test_stream_serve_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_stream_serve_loads_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "botfile2.py"
     path.write_text(textwrap.dedent(BOT_FILE))
-    from kookoo.cli import stream as cli
+    from kookoo.stream.bots import load_bots
 
     served: list[tuple[object, str, int]] = []
     monkeypatch.setattr("kookoo.stream.server.run_server", lambda b, h, p: served.append((b, h, p)))
     assert main(["stream-serve", str(path), "--host", "127.0.0.2", "--port", "0"]) == 0
     ((bots, host, port),) = served
-    assert bots is cli.load_bots(f"{path}:bots")
+    assert bots is load_bots(f"{path}:bots")
     assert (host, port) == ("127.0.0.2", 0)
 
 

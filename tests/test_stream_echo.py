@@ -166,7 +166,7 @@ def test_echo_bot_over_the_standalone_websockets_server() -> None:
             result = await fake.connect(url)
             check_echo(result, fake)
 
-            forged = FakeStreamClient(sid="77", uui='{"kookoo_token":"v1.x.y"}').stop()
+            forged = FakeStreamClient(sid="77", uui='{"kookoo_token":"v2.x.y"}').stop()
             result = await forged.connect(url)
             assert result.refused
             assert result.close_reason == "stream token is malformed (bad base64)"

@@ -23,9 +23,9 @@ from kookoo.stream import (
     Stop,
     StreamBots,
     generate_tone,
-    pop_pending_reply,
     read_recording,
     read_wav,
+    take_pending_reply,
 )
 from kookoo.stream.audio import pcm16_from_samples, pcm16_samples
 from kookoo.stream.fake import write_wav
@@ -107,7 +107,7 @@ def test_bot_disconnect_then_the_http_request_plays_its_reply() -> None:
 
     @app.on_stream
     def after(event: Stream, call: Call) -> Response | str:
-        return pop_pending_reply(call) or Response().play_text("nothing left").hangup()
+        return take_pending_reply(store, event.sid) or Response().play_text("nothing left").hangup()
 
     fake = FakeStreamClient(sid="42", uui=bots.uui("42", "echo"))
     # pause() waits (up to 5 s) and ends early when the bot disconnects, like KooKoo.

@@ -14,7 +14,7 @@ from kookoo import Call, Response
 from kookoo.protocol.phone import PhoneNumber
 from kookoo.state.stores import ConflictError, MemoryStore
 from kookoo.stream import (
-    PENDING_KEY,
+    REPLIES_NAMESPACE,
     AsyncStreamSession,
     Audio,
     CallDisconnect,
@@ -29,9 +29,9 @@ from kookoo.stream import (
     StreamSession,
     parse_outbound,
     pending_reply,
-    pop_pending_reply,
     read_recording,
     set_pending_reply,
+    take_pending_reply,
 )
 from kookoo.stream.audio import pcm16_from_samples
 
@@ -164,60 +164,85 @@ def test_hang_up_bot_needs_a_store_and_a_sid() -> None:
     assert pipe.sent == ['{"command":"callDisconnect"}']
 
 
-def test_pending_reply_keeps_existing_state_and_pops() -> None:
+def test_a_pending_reply_leaves_the_call_alone_and_is_taken_once() -> None:
     store = MemoryStore()
     call = Call("1", caller="0987")
     call.state["lang"] = "hi"
     store.save(call)
     assert pending_reply(store, "1") is None
     assert pending_reply(store, "nope") is None
+    assert take_pending_reply(store, "nope") is None
     set_pending_reply(store, "1", "<response><hangup/></response>")
     loaded = store.load("1")
     assert loaded is not None
-    assert loaded.state == {"lang": "hi", PENDING_KEY: "<response><hangup/></response>"}
+    assert (loaded.version, loaded.state) == (1, {"lang": "hi"})  # the call is not touched
     assert loaded.caller == PhoneNumber.parse("0987")
-    assert pop_pending_reply(loaded) == "<response><hangup/></response>"
-    assert loaded.state == {"lang": "hi"}
-    assert pop_pending_reply(loaded) is None
+    assert pending_reply(store, "1") == "<response><hangup/></response>"  # a read leaves it
+    set_pending_reply(store, "1", "<response><playtext>Bye</playtext></response>")  # replaced
+    assert take_pending_reply(store, "1") == "<response><playtext>Bye</playtext></response>"
+    assert take_pending_reply(store, "1") is None
+    assert pending_reply(store, "1") is None
 
 
 def test_set_pending_reply_creates_the_call_and_checks_types() -> None:
     store = MemoryStore()
     set_pending_reply(store, "new", Response().hangup())
-    assert pending_reply(store, "new") == str(Response().hangup())
+    made = store.load("new")  # an app that keeps state takes the Stream request as a call's
+    assert made is not None
+    assert (made.version, made.state) == (1, {})
+    set_pending_reply(store, "new", "<response/>")
+    assert store.load("new").version == 1  # type: ignore[union-attr]
+    assert pending_reply(store, "new") == "<response/>"
     with pytest.raises(TypeError, match="reply must be a Response or an XML str, got int"):
         set_pending_reply(store, "new", 5)  # type: ignore[arg-type]
 
 
+def test_a_pending_reply_lives_as_long_as_a_live_call() -> None:
+    now = [1_750_000_000.0]
+    store = MemoryStore(ttl_seconds=600, clock=lambda: now[0])
+    set_pending_reply(store, "1", "<response/>")
+    now[0] += 599
+    assert pending_reply(store, "1") == "<response/>"
+    now[0] += 1
+    assert take_pending_reply(store, "1") is None
+
+
 class RacingStore(MemoryStore):
-    """Another request saves the call between our load and our save, ``races`` times."""
+    """Another writer changes the reply between our read and our write, ``races`` times."""
 
     def __init__(self, races: int) -> None:
         super().__init__()
         self.races = races
 
-    def load(self, sid: str) -> Call | None:
-        loaded = super().load(sid)
+    def _read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
+        read = super()._read_value(namespace, key)
         if self.races > 0:
             self.races -= 1
-            rival = super().load(sid) or Call(sid)
-            rival.state["rival"] = self.races
-            super().save(rival)
-        return loaded
+            rival = f"<rival n='{self.races}'/>"
+            races, self.races = self.races, 0  # the rival's own update does not race
+            self.update(namespace, key, lambda _: rival, ttl_seconds=60)
+            self.races = races
+        return read
 
 
 def test_set_pending_reply_retries_a_lost_race() -> None:
     store = RacingStore(races=2)
     set_pending_reply(store, "1", "<response/>")
-    loaded = store.load("1")
-    assert loaded is not None
-    assert loaded.state == {"rival": 0, PENDING_KEY: "<response/>"}
-    assert loaded.version == 3
+    assert store.races == 0
+    assert store.get(REPLIES_NAMESPACE, "1") == "<response/>"
 
 
 def test_set_pending_reply_gives_up_after_attempts() -> None:
     with pytest.raises(ConflictError):
         set_pending_reply(RacingStore(races=5), "1", "<response/>", attempts=3)
+
+
+def test_take_pending_reply_gets_what_a_racing_bot_wrote_last() -> None:
+    store = RacingStore(races=0)
+    set_pending_reply(store, "1", "<first/>")
+    store.races = 1  # the bot replaces the reply while the HTTP side takes it
+    assert take_pending_reply(store, "1") == "<rival n='0'/>"
+    assert pending_reply(store, "1") is None
 
 
 def test_recorder_round_trip(tmp_path: Path) -> None:

@@ -49,7 +49,10 @@ def test_refusals_have_reasons_and_clear_messages() -> None:
     assert reason("") == "missing"
     assert reason(42) == "malformed"
     assert reason("v2.a.b") == "malformed"
-    assert reason("v1.@@@.b") == "malformed"
+    assert reason("v2.@@@.b") == "malformed"
+    assert reason(sign_stream_token("s3cret", sid="1", handler="h").replace("v2.", "v1.", 1)) == (
+        "malformed"
+    )  # a token of the format before the one signing primitive
     with pytest.raises(StreamTokenError, match="for handler 'echo', not 'other'"):
         verify_stream_token(SECRET, token(), sid="3341", handler="other", now=1001)
     with pytest.raises(StreamTokenError, match=r"expired 5 s ago"):

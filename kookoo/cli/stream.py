@@ -1,4 +1,4 @@
-"""The stream subcommands of the ``kookoo`` command (registered by :mod:`kookoo.cli`).
+"""The stream subcommands of the ``kookoo`` command: ``stream-call`` and ``stream-serve``.
 
 ``kookoo stream-call WS_URL (--handler NAME | --uui JSON) [--wav FILE] [--dtmf KEYS] ...``
     Play a KooKoo stream to a running bot with :class:`~kookoo.stream.fake.FakeStreamClient`:
@@ -12,15 +12,15 @@
 
 ``kookoo stream-serve BOTS [--host H] [--port P]``
     Serve ``module:attribute`` (or ``path/to/file.py[:attribute]``, default attribute
-    ``bots``) of a :class:`~kookoo.stream.bots.StreamBots` with the standalone ``websockets``
-    server (:mod:`kookoo.stream.server`, ``kookoo[websockets]``).
+    ``bots``) of a :class:`~kookoo.stream.bots.StreamBots` (loaded by
+    :func:`~kookoo.stream.bots.load_bots`) with the standalone ``websockets`` server
+    (:mod:`kookoo.stream.server`, ``kookoo[websockets]``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import sys
 import time
@@ -31,7 +31,18 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 from urllib.parse import urlencode
 
-from kookoo.stream.bots import StreamBots
+from kookoo.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Subparsers,
+    UsageError,
+    print_error,
+)
+from kookoo.cli.target import is_url, load_target
+from kookoo.core.errors import ConfigError
+from kookoo.core.settings import Settings
+from kookoo.stream.bots import load_bots
 from kookoo.stream.codec import (
     CAUSE_CALLER_HANGUP,
     SAMPLE_RATE,
@@ -43,17 +54,9 @@ from kookoo.stream.fake import FakeStreamClient, FakeStreamResult, read_wav, wri
 from kookoo.stream.session import JsonlRecorder
 from kookoo.stream.tokens import stream_uui
 
-__all__ = [
-    "add_stream_call_arguments",
-    "add_stream_serve_arguments",
-    "load_bots",
-    "stream_call",
-    "stream_serve",
-]
+__all__ = ["add_parser"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-STREAM_CALL_EPILOG = """\
+_STREAM_CALL_EPILOG = """\
 The caller's side is played in the order given: --wav FILE (16-bit PCM, resampled to
 8 kHz mono), --dtmf KEYS (one key press per character), --pause SECONDS.  After the
 last one the fake waits --hold seconds (less if the bot sends callDisconnect) and sends
@@ -66,8 +69,32 @@ errors.
 """
 
 
-class _UsageError(Exception):
-    """A bad command line (exit status 2)."""
+def add_parser(subparsers: Subparsers) -> None:
+    """Register ``kookoo stream-call`` and ``kookoo stream-serve``."""
+    parser = subparsers.add_parser(
+        "stream-call",
+        help="play a <stream> call to a voice bot's WebSocket",
+        description=(
+            "Play a KooKoo <stream> to the voice bot at WS_URL with the fake KooKoo stream "
+            "client, print what the bot sent, and with --app send the event=Stream request "
+            "that follows to the app and print its XML."
+        ),
+        epilog=_STREAM_CALL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_stream_call_arguments(parser)
+    parser.set_defaults(func=_stream_call)
+    parser = subparsers.add_parser(
+        "stream-serve",
+        help="serve voice bots with the standalone websockets server",
+        description=(
+            "Serve the StreamBots named by BOTS (module:attribute or path/to/file.py[:attribute]"
+            ", default attribute bots) on ws://HOST:PORT, for apps that keep gunicorn WSGI "
+            "for HTTP (needs kookoo[websockets])."
+        ),
+    )
+    _add_stream_serve_arguments(parser)
+    parser.set_defaults(func=_stream_serve)
 
 
 class _Step(argparse.Action):
@@ -85,8 +112,7 @@ class _Step(argparse.Action):
         namespace.steps = steps
 
 
-def add_stream_call_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the arguments of ``kookoo stream-call`` on ``parser``."""
+def _add_stream_call_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", metavar="WS_URL", help="the bot's ws:// or wss:// URL")
     who = parser.add_argument_group("the token in x-uui")
     who.add_argument("--handler", metavar="NAME", help="the bot handler the token names")
@@ -147,15 +173,14 @@ def add_stream_call_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(steps=None)
 
 
-def stream_call(args: argparse.Namespace, out: TextIO | None = None) -> int:
-    """Run ``kookoo stream-call``; return the exit status."""
-    out = out or sys.stdout
+def _stream_call(args: argparse.Namespace) -> int:
+    out: TextIO = sys.stdout
     try:
-        app = _load_app(args.app) if args.app and not _is_url(args.app) else None
+        app = load_target(args.app) if args.app and not is_url(args.app) else None
         secret = _secret(args, app)
         fake = _build(args, secret)
-    except _UsageError as exc:
-        print(f"kookoo stream-call: {exc}", file=sys.stderr)
+    except UsageError as exc:
+        print_error("stream-call", exc)
         return EXIT_USAGE
     print(f"stream {args.url} sid={fake.sid}", file=out)
     started = time.monotonic()
@@ -163,17 +188,17 @@ def stream_call(args: argparse.Namespace, out: TextIO | None = None) -> int:
         try:
             fake.recorder = JsonlRecorder(args.record)
         except OSError as exc:
-            print(f"kookoo stream-call: --record {args.record}: {exc}", file=sys.stderr)
+            print_error("stream-call", f"--record {args.record}: {exc}")
             return EXIT_USAGE
     try:
         result = asyncio.run(fake.connect(args.url))
     except (OSError, ImportError, ValueError) as exc:
         # OSError: nothing listens; ValueError/InvalidURI: a bad URL; the websockets
         # handshake errors are OSError subclasses or InvalidHandshake (caught below).
-        print(f"kookoo stream-call: cannot connect to {args.url}: {exc}", file=sys.stderr)
+        print_error("stream-call", f"cannot connect to {args.url}: {exc}")
         return EXIT_FAILED
     except Exception as exc:  # websockets.InvalidHandshake (e.g. HTTP 403 on the upgrade)
-        print(f"kookoo stream-call: {args.url}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print_error("stream-call", f"{args.url}: {type(exc).__name__}: {exc}")
         return EXIT_FAILED
     finally:
         if fake.recorder is not None:
@@ -188,7 +213,7 @@ def stream_call(args: argparse.Namespace, out: TextIO | None = None) -> int:
         try:
             code, xml = _send_http(args, app, result, secret, seconds)
         except OSError as exc:
-            print(f"kookoo stream-call: cannot reach {args.app}: {exc}", file=sys.stderr)
+            print_error("stream-call", f"cannot reach {args.app}: {exc}")
             return EXIT_FAILED
         params = result.http_params(status=args.status, duration=max(1, round(seconds)))
         line = " ".join(f"{k}={v}" for k, v in params.items() if k != "sid")
@@ -200,25 +225,15 @@ def stream_call(args: argparse.Namespace, out: TextIO | None = None) -> int:
     return status
 
 
-def _is_url(target: str) -> bool:
-    return target.startswith(("http://", "https://"))
-
-
-def _load_app(target: str) -> Any:
-    from kookoo.core.loading import load_app
-
-    try:
-        return load_app(target)
-    except ValueError as exc:
-        raise _UsageError(str(exc)) from None
-
-
 def _secret(args: argparse.Namespace, app: Any) -> str | None:
     if args.secret:
         return str(args.secret)
-    first = os.environ.get("KOOKOO_SECRET", "").split(",")[0].strip()
-    if first:
-        return first
+    try:
+        configured = Settings.from_environ(only=["secret"]).secret
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if configured:
+        return configured[0]
     own = getattr(app, "secret", None)
     primary = getattr(own, "primary", None)
     return primary if isinstance(primary, str) else None
@@ -230,15 +245,15 @@ def _build(args: argparse.Namespace, secret: str | None) -> FakeStreamClient:
     if args.uui is not None:
         uui = args.uui
     elif not args.handler:
-        raise _UsageError("give --handler NAME (a token is signed for it) or --uui JSON")
+        raise UsageError("give --handler NAME (a token is signed for it) or --uui JSON")
     elif not secret:
-        raise _UsageError("signing the token needs the app's secret: --secret or KOOKOO_SECRET")
+        raise UsageError("signing the token needs the app's secret: --secret or KOOKOO_SECRET")
     else:
         data: dict[str, str] = {}
         for pair in args.data:
             key, sep, value = pair.partition("=")
             if not sep or not key:
-                raise _UsageError(f"--data {pair!r}: expected KEY=VALUE")
+                raise UsageError(f"--data {pair!r}: expected KEY=VALUE")
             data[key] = value
         uui = stream_uui(secret, sid=sid, handler=args.handler, data=data)
     cause: int | None
@@ -247,14 +262,14 @@ def _build(args: argparse.Namespace, secret: str | None) -> FakeStreamClient:
     elif args.stop_cause.isascii() and args.stop_cause.isdigit():
         cause = int(args.stop_cause)
     else:
-        raise _UsageError(f"--stop-cause {args.stop_cause!r}: a number, or 'none'")
+        raise UsageError(f"--stop-cause {args.stop_cause!r}: a number, or 'none'")
     fake = FakeStreamClient(uui=uui, sid=sid, caller=args.caller, realtime=not args.fast)
     for kind, value in args.steps or []:
         if kind == "wav":
             try:
                 fake.audio(read_wav(value))
             except (OSError, EOFError, ValueError, wave.Error) as exc:
-                raise _UsageError(f"--wav {value}: {exc}") from None
+                raise UsageError(f"--wav {value}: {exc}") from None
         elif kind == "dtmf":
             for key in value:
                 fake.dtmf(key)
@@ -269,9 +284,9 @@ def _seconds(value: str) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        raise _UsageError(f"--pause {value!r}: expected seconds, e.g. 1.5") from None
+        raise UsageError(f"--pause {value!r}: expected seconds, e.g. 1.5") from None
     if not 0 <= seconds <= 3600:
-        raise _UsageError(f"--pause {value!r}: between 0 and 3600 seconds")
+        raise UsageError(f"--pause {value!r}: between 0 and 3600 seconds")
     return seconds
 
 
@@ -354,8 +369,7 @@ def _send_http(
 # -- stream-serve ------------------------------------------------------------------------------
 
 
-def add_stream_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the arguments of ``kookoo stream-serve`` on ``parser``."""
+def _add_stream_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "bots",
         metavar="BOTS",
@@ -368,38 +382,15 @@ def add_stream_serve_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_bots(spec: str) -> StreamBots:
-    """The :class:`StreamBots` named by ``module:attribute`` or ``path/to/file.py[:attribute]``
-    (attribute default ``bots``, may be dotted); the current directory is importable.
-
-    Raises:
-        ValueError: it cannot be imported, or is not a ``StreamBots``.
-
-    >>> load_bots("examples.echo_bot").handlers.keys()
-    dict_keys(['echo'])
-    """
-    from kookoo.core.loading import load_object
-
-    found = load_object(spec, "bots", "module:bots or path/to/file.py[:bots]")
-    if not isinstance(found, StreamBots):
-        raise ValueError(f"{spec} is a {type(found).__name__}, not a StreamBots")
-    return found
-
-
-def stream_serve(args: argparse.Namespace) -> int:
-    """Run ``kookoo stream-serve`` until interrupted; return the exit status."""
-    try:
-        bots = load_bots(args.bots)
-    except ValueError as exc:
-        print(f"kookoo stream-serve: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+def _stream_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    bots = load_target(args.bots, load_bots)
     try:
         from kookoo.stream.server import run_server
     except ImportError as exc:
-        print(
-            f"kookoo stream-serve: needs the websockets extra (pip install 'kookoo[websockets]'):"
-            f" {exc}",
-            file=sys.stderr,
+        print_error(
+            "stream-serve",
+            f"needs the websockets extra (pip install 'kookoo[websockets]'): {exc}",
         )
         return EXIT_USAGE
     run_server(bots, args.host, args.port)

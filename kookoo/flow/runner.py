@@ -434,6 +434,7 @@ class Registrar(Protocol):
         *,
         route: str = "/",
         step: str | None = None,
+        signed: bool = False,
     ) -> None:
         """Register ``func`` for ``event_type`` on ``route``."""
 
@@ -444,11 +445,13 @@ def add_flow(
     func: FlowFunction,
     *,
     on_hangup: Callable[[FlowCall, dict[str, Any]], object] | None = None,
+    signed: bool = False,
 ) -> None:
     """Register ``func`` as the flow on ``route`` (what ``@app.flow(route)`` does).
 
     Every event KooKoo sends on that route goes to the flow; plain handlers on other routes
-    are unaffected.
+    are unaffected. ``signed``: the route takes only signed app parameters (as for
+    ``add_handler``).
     """
     runner = FlowRunner(func, route, on_hangup)
 
@@ -457,4 +460,4 @@ def add_flow(
 
     handler.__qualname__ = runner.__qualname__
     for event_type in (NewCall, Hangup, *_RESUMING_EVENTS):
-        scaffold.add_handler(event_type, handler, route=route)
+        scaffold.add_handler(event_type, handler, route=route, signed=signed)

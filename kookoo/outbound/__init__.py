@@ -63,7 +63,7 @@ from kookoo.outbound.errors import (
 )
 from kookoo.outbound.numbers import caller_id_number, dial_number, sms_number
 from kookoo.outbound.pacing import (
-    SLOTS_RECORD_PREFIX,
+    SLOTS_NAMESPACE,
     Busy,
     Pacer,
     PacerConflictError,
@@ -78,7 +78,7 @@ __all__ = [
     "CALL_ENDPOINT",
     "DEFAULT_BASE_URL",
     "IST",
-    "SLOTS_RECORD_PREFIX",
+    "SLOTS_NAMESPACE",
     "SMS_ENDPOINT",
     "AuthenticationError",
     "BadReplyError",

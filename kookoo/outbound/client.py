@@ -8,13 +8,13 @@ after it (``read``), which is exactly the line between "safe to retry" and "may 
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
 from urllib.parse import urlsplit
 
+from kookoo.core.settings import Settings
 from kookoo.outbound.errors import (
     AuthenticationError,
     BadReplyError,
@@ -222,7 +222,8 @@ class Client:
             raise ImportError(
                 "kookoo.outbound.Client needs urllib3: pip install 'kookoo[outbound]'"
             ) from exc
-        key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
+        key = api_key if api_key is not None else Settings.from_environ(only=["api_key"]).api_key
+        key = "" if key is None else key
         if not isinstance(key, str):
             raise TypeError(f"api_key must be a str, not {type(key).__name__}")
         if not key:

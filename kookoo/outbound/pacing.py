@@ -4,9 +4,10 @@
 job that dials as fast as KooKoo answers floods the account. :class:`Pacer` hands out *slots*:
 a call holds one from the dial until its completion callback releases it by sid (or until
 ``slot_timeout`` reclaims it, for callbacks that never come). Slots live in the app's call
-store under a reserved record id, updated with the store's compare-and-set, so every worker
+store as a value (namespace :data:`SLOTS_NAMESPACE`, key: the pacer's name), updated with the
+store's compare-and-set (:meth:`~kookoo.state.stores.CallStore.update`), so every worker
 process and machine sharing the store shares the same slots. No thread, no timer: expired
-slots are reclaimed by whoever touches the record next.
+slots are reclaimed by whoever changes the value next.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from kookoo.core.errors import KooKooError
 from kookoo.outbound.errors import ConnectError, RejectedError
 from kookoo.outbound.window import CallingWindow
-from kookoo.state.calls import Call
 from kookoo.state.stores.base import CallStore, ConflictError
 
 if TYPE_CHECKING:
@@ -29,11 +29,10 @@ if TYPE_CHECKING:
     from kookoo.protocol.phone import PhoneNumber
     from kookoo.xml.response import Response
 
-__all__ = ["SLOTS_RECORD_PREFIX", "Busy", "Pacer", "PacerConflictError", "PacerTimeout", "Slot"]
+__all__ = ["SLOTS_NAMESPACE", "Busy", "Pacer", "PacerConflictError", "PacerTimeout", "Slot"]
 
-SLOTS_RECORD_PREFIX = "kookoo:outbound-slots:"
-"""Record ids starting with this are reserved for pacers' slots (never a KooKoo sid, which is
-all digits)."""
+SLOTS_NAMESPACE = "kookoo.outbound-slots"
+"""The store namespace of pacers' slots: one value per pacer name."""
 
 logger = logging.getLogger("kookoo.outbound")
 _T = TypeVar("_T")
@@ -91,7 +90,7 @@ class PacerTimeout(KooKooError):
 
 
 class PacerConflictError(KooKooError):
-    """The slots record kept changing under this pacer (``max_conflicts`` lost races)."""
+    """The slots kept changing under this pacer (``max_conflicts`` lost races)."""
 
 
 class Pacer:
@@ -101,19 +100,20 @@ class Pacer:
         store: the call store the app uses (:class:`~kookoo.state.stores.SQLiteStore` for several
             workers, :class:`~kookoo.state.stores.RedisStore` for several machines).
         name: pacers with the same name and store share their slots (one per KooKoo account
-            or campaign); the record id is ``"kookoo:outbound-slots:" + name``.
+            or campaign); the slots are the value ``name`` in :data:`SLOTS_NAMESPACE`.
         calls_per_second: most dials per second, spread evenly (``0.5`` = one every 2 s);
             ``None`` for no rate limit (only the ceiling and the window).
         max_concurrent: most calls holding a slot at once.
         slot_timeout: seconds after which a slot whose callback never came is reclaimed;
-            longer than your longest call. At most the store's ``ttl_seconds`` (the record
-            itself expires after that long without activity, freeing every slot).
+            longer than your longest call. At most the store's ``ttl_seconds`` (the slots'
+            value itself expires after that long without a change, freeing every slot).
         window: when calls may be dialled (default 9 am-9 pm IST); ``None`` for no limit.
         clock: the current unix time; inject one in tests.
         sleep: how :meth:`acquire` waits; inject one in tests.
         poll_interval: most seconds :meth:`acquire` sleeps before asking again (a callback
             may free a slot before the oldest one times out).
-        max_conflicts: lost compare-and-set races tolerated per operation.
+        max_conflicts: compare-and-set attempts per operation before
+            :class:`PacerConflictError`.
 
     Example::
 
@@ -149,7 +149,7 @@ class Pacer:
         if slot_timeout > store.ttl_seconds:
             raise ValueError(
                 f"slot_timeout ({slot_timeout:g} s) exceeds the store's ttl_seconds "
-                f"({store.ttl_seconds:g} s): the slots record would expire first"
+                f"({store.ttl_seconds:g} s): the slots' value would expire first"
             )
         if not name or not isinstance(name, str):
             raise ValueError(f"name must be a non-empty str, got {name!r}")
@@ -170,36 +170,34 @@ class Pacer:
             f"max_concurrent={self.max_concurrent})"
         )
 
-    @property
-    def record_id(self) -> str:
-        """The id of the record holding this pacer's slots in the store."""
-        return SLOTS_RECORD_PREFIX + self.name
+    # -- the slots' value --------------------------------------------------------------------
 
-    # -- the record --------------------------------------------------------------------------
+    def _update(self, change: Callable[[dict[str, Any], float], _T]) -> _T:
+        """Read the slots, reclaim expired ones, apply ``change`` and compare-and-set; again
+        on a lost race. Nothing is written when nothing changed."""
+        result: list[_T] = []
 
-    def _update(self, change: Callable[[dict[str, Any], float], tuple[_T, bool]]) -> _T:
-        """Load, change, compare-and-set; again on a lost race."""
-        for _ in range(self.max_conflicts):
+        def apply(current: Any) -> dict[str, Any] | None:
             now = self.clock()
-            record = self.store.load(self.record_id)
-            if record is None:
-                record = Call(self.record_id)
-            state = record.state
-            state.setdefault("slots", {})
-            state.setdefault("early", {})
-            state.setdefault("next_at", 0.0)
-            reclaimed = _reclaim(state, now)
-            result, changed = change(state, now)
-            if not (changed or reclaimed):
-                return result
-            try:
-                self.store.save(record)
-            except ConflictError:
-                continue
-            return result
-        raise PacerConflictError(
-            f"gave up on {self.record_id} after {self.max_conflicts} lost compare-and-set races"
-        )
+            state = _slots_state(current)
+            _reclaim(state, now)
+            result[:] = [change(state, now)]
+            return None if current is None and state == _slots_state(None) else state
+
+        try:
+            self.store.update(
+                SLOTS_NAMESPACE,
+                self.name,
+                apply,
+                ttl_seconds=self.store.ttl_seconds,
+                attempts=self.max_conflicts,
+            )
+        except ConflictError as exc:
+            raise PacerConflictError(
+                f"gave up on the slots of pacer {self.name!r} after {self.max_conflicts} lost "
+                "compare-and-set races"
+            ) from exc
+        return result[0]
 
     # -- slots -------------------------------------------------------------------------------
 
@@ -207,22 +205,22 @@ class Pacer:
         """Take a slot now if the window, the rate and the ceiling allow; else say why not."""
         interval = 0.0 if self.calls_per_second is None else 1.0 / self.calls_per_second
 
-        def take(state: dict[str, Any], now: float) -> tuple[Slot | Busy, bool]:
+        def take(state: dict[str, Any], now: float) -> Slot | Busy:
             slots: dict[str, list[Any]] = state["slots"]
             if self.window is not None and not self.window.is_open(now):
                 wait = self.window.seconds_until_open(now)
-                return Busy("calling_hours", wait, len(slots)), False
+                return Busy("calling_hours", wait, len(slots))
             if len(slots) >= self.max_concurrent:
                 oldest = min(entry[1] for entry in slots.values())
-                return Busy("concurrency", max(0.0, oldest - now), len(slots)), False
+                return Busy("concurrency", max(0.0, oldest - now), len(slots))
             next_at = float(state["next_at"])
             if now < next_at:
-                return Busy("rate", next_at - now, len(slots)), False
+                return Busy("rate", next_at - now, len(slots))
             token = uuid.uuid4().hex
             slot = Slot(token, now, now + self.slot_timeout, None, phone_no)
             slots[token] = [slot.taken_at, slot.expires_at, None, phone_no]
             state["next_at"] = max(now, next_at) + interval
-            return slot, True
+            return slot
 
         return self._update(take)
 
@@ -252,21 +250,20 @@ class Pacer:
         moments), the slot is freed at once.
         """
 
-        def set_sid(state: dict[str, Any], now: float) -> tuple[Slot, bool]:
+        def set_sid(state: dict[str, Any], now: float) -> Slot:
             entry = state["slots"].get(slot.token)
             if sid in state["early"]:
                 del state["early"][sid]
                 state["slots"].pop(slot.token, None)
-                return replace(slot, sid=sid), True
-            if entry is None:
+            elif entry is None:
                 logger.warning(
                     "outbound slot for call %s timed out before its sid was bound; "
                     "the call holds no slot",
                     sid,
                 )
-                return replace(slot, sid=sid), False
-            entry[2] = sid
-            return replace(slot, sid=sid), True
+            else:
+                entry[2] = sid
+            return replace(slot, sid=sid)
 
         return self._update(set_sid)
 
@@ -277,37 +274,34 @@ class Pacer:
         is remembered until the slot timeout, so the slot is freed when the bind comes.
         """
 
-        def free(state: dict[str, Any], now: float) -> tuple[bool, bool]:
+        def free(state: dict[str, Any], now: float) -> bool:
             for token, entry in state["slots"].items():
                 if entry[2] == sid:
                     del state["slots"][token]
-                    return True, True
-            if sid in state["early"]:
-                return False, False
-            state["early"][sid] = now + self.slot_timeout
-            return False, True
+                    return True
+            state["early"].setdefault(sid, now + self.slot_timeout)
+            return False
 
         return self._update(free)
 
     def release_slot(self, slot: Slot) -> bool:
         """Free ``slot`` (a dial that failed before KooKoo queued anything)."""
 
-        def free(state: dict[str, Any], now: float) -> tuple[bool, bool]:
-            return state["slots"].pop(slot.token, None) is not None, True
+        def free(state: dict[str, Any], now: float) -> bool:
+            return state["slots"].pop(slot.token, None) is not None
 
         return self._update(free)
 
     def slots(self) -> list[Slot]:
         """The slots held now, oldest first."""
 
-        def read(state: dict[str, Any], now: float) -> tuple[list[Slot], bool]:
-            found = [
-                Slot(token, entry[0], entry[1], entry[2], entry[3])
-                for token, entry in state["slots"].items()
-            ]
-            return sorted(found, key=lambda s: s.taken_at), False
-
-        return self._update(read)
+        state = _slots_state(self.store.get(SLOTS_NAMESPACE, self.name))
+        _reclaim(state, self.clock(), log=False)  # in what was read: a read writes nothing
+        found = [
+            Slot(token, entry[0], entry[1], entry[2], entry[3])
+            for token, entry in state["slots"].items()
+        ]
+        return sorted(found, key=lambda s: s.taken_at)
 
     # -- dialling ----------------------------------------------------------------------------
 
@@ -348,16 +342,26 @@ class Pacer:
         return queued
 
 
-def _reclaim(state: dict[str, Any], now: float) -> bool:
+def _slots_state(current: Any) -> dict[str, Any]:
+    """The slots' value as read (``None`` when there is none yet), with every part present."""
+    state: dict[str, Any] = current if isinstance(current, dict) else {}
+    state.setdefault("slots", {})
+    state.setdefault("early", {})
+    state.setdefault("next_at", 0.0)
+    return state
+
+
+def _reclaim(state: dict[str, Any], now: float, *, log: bool = True) -> bool:
     """Drop slots and early releases whose time is up; return whether anything went."""
     slots: dict[str, list[Any]] = state["slots"]
     early: dict[str, float] = state["early"]
     dead = [token for token, entry in slots.items() if entry[1] <= now]
     for token in dead:
-        logger.info(
-            "outbound slot of call %s reclaimed after its timeout (no callback came)",
-            slots[token][2] or "(not dialled)",
-        )
+        if log:
+            logger.info(
+                "outbound slot of call %s reclaimed after its timeout (no callback came)",
+                slots[token][2] or "(not dialled)",
+            )
         del slots[token]
     stale = [sid for sid, until in early.items() if until <= now]
     for sid in stale:

@@ -30,20 +30,12 @@ from lxml import etree
 
 from kookoo.core.errors import KooKooError
 from kookoo.outbound.errors import Reason
+from kookoo.xml.parser import hardened_parser
 
 __all__ = ["Reply", "UnreadableReply", "classify_message", "parse_reply"]
 
-# No DTD, no entities, no network; recover=True reads slightly broken XML (an unescaped "&"
-# in a message) instead of giving up on it.
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    huge_tree=False,
-    recover=True,
-    remove_comments=True,
-    remove_pis=True,
-)
+# recover=True reads slightly broken XML (an unescaped "&" in a message) instead of giving up.
+_PARSER = hardened_parser(recover=True)
 _MAX_BYTES = 64 * 1024
 
 ACCEPTED = frozenset({"queued", "success", "ok"})

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone, tzinfo
+from datetime import datetime, time, timedelta, tzinfo
+
+from kookoo.protocol.times import IST
 
 __all__ = ["IST", "CallingWindow"]
-
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
-"""India Standard Time (UTC+05:30; India has no daylight saving time)."""
 
 
 @dataclass(frozen=True, slots=True)

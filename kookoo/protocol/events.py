@@ -14,6 +14,11 @@ be typed is typed; what cannot is reported as unknown (``None``, with a warning 
 is ``None`` too, never an empty answer.  Only a missing or unprintable ``sid`` raises
 :class:`EventParseError`, whose message is fit to send back as an HTTP 400 body.
 
+Each field is declared once, with the KooKoo parameter(s) it comes from and the reader that
+types it (``param("data", read=fields.digits)``, see :mod:`kookoo.protocol.fields`): one
+generic reader builds every event by those declarations, and :func:`request_params` writes a
+request back from typed values (what the simulator and the fakes send).
+
 A request without an ``event`` is :class:`Continue` (KooKoo asks what to do after a play-only
 reply), or :class:`CallStatus` when it carries the outbound completion callback's fields (see
 :func:`parse_event` for the rule).
@@ -27,19 +32,21 @@ GotDTMF(sid='123', digits='42')
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from types import MappingProxyType
-from typing import ClassVar, Self
-from urllib.parse import unquote, unquote_plus
+from typing import ClassVar
+from urllib.parse import unquote
 
 from kookoo.core.errors import KooKooError
+from kookoo.protocol import fields
+from kookoo.protocol.fields import Repeated, param, read_fields, write_fields
 from kookoo.protocol.phone import PhoneNumber
+from kookoo.protocol.times import IST
 
 __all__ = [
+    "CALL_STATUS_FIELDS",
     "EVENT_TYPES",
     "IST",
     "CallStatus",
@@ -59,6 +66,7 @@ __all__ = [
     "UnknownEvent",
     "parse_event",
     "parse_query",
+    "request_params",
 ]
 
 
@@ -84,19 +92,6 @@ def parse_query(query: str) -> list[tuple[str, str]]:
     return pairs
 
 
-IST = timezone(timedelta(hours=5, minutes=30), "IST")
-"""India Standard Time; a fixed offset is exact (India has no daylight saving), no tzdata needed."""
-
-_log = logging.getLogger("kookoo.events")
-
-# Whole seconds, optionally with a fraction and a unit ("20", "20.0", "7.5", "20s", "20 sec").
-# At most 12 digits (over 30,000 years): longer values are nonsense, and int() refuses strings
-# over 4,300 digits with an error of its own.
-_SECONDS = re.compile(
-    r"([0-9]{1,12})(?:\.([0-9]{1,9}))?\s*(?:s|secs?|seconds?)?", re.ASCII | re.IGNORECASE
-)
-# KooKoo's (and its Java/PHP stacks') ways of writing "no value" where a URL belongs.
-_NO_URL = frozenset({"-1", "null"})
 # Longest value echoed back in an error message; the message becomes an HTTP body.
 _MAX_ECHO = 60
 
@@ -146,33 +141,30 @@ class Event:
         if not isinstance(self.params, MappingProxyType):
             object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        # Subclasses with fields override this; events without fields need nothing more.
-        return cls(sid=request.sid, params=request.params)
-
 
 class _RepeatsCaller:
     """Events on which KooKoo may repeat the caller (protocol.md §3): typed on access, so
     parsing the request costs nothing for apps that do not ask."""
 
     __slots__ = ()
-    params: Mapping[str, str]
 
-    @property
-    def caller(self) -> PhoneNumber | None:
-        """The caller (``cid``, else ``cid_e164``) as on :attr:`NewCall.caller`; ``None`` when
-        this request does not repeat it."""
-        return _caller(self.params)
+    caller = Repeated(
+        "cid",
+        "cid_e164",
+        read=fields.repeated_caller,
+        doc="The caller (``cid``, else ``cid_e164``) as on :attr:`NewCall.caller`; ``None`` "
+        "when this request does not repeat it.",
+    )
 
 
 class _RepeatsNumbers(_RepeatsCaller):
     __slots__ = ()
 
-    @property
-    def called_number(self) -> PhoneNumber | None:
-        """The DID that was called (``called_number``), ``None`` when not repeated here."""
-        return _phone(self.params, "called_number")
+    called_number = Repeated(
+        "called_number",
+        read=fields.phone,
+        doc="The DID that was called (``called_number``), ``None`` when not repeated here.",
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,15 +200,15 @@ class NewCall(Event):
 
     name: ClassVar[str] = "NewCall"
 
-    caller: PhoneNumber | None = None
-    called_number: PhoneNumber | None = None
-    circle: str | None = None
-    operator: str | None = None
-    cid_type: str | None = None
-    country_code: str | None = None
-    country_name: str | None = None
-    request_time: datetime | None = None
-    outbound_sid: str | None = None
+    caller: PhoneNumber | None = param("cid", "cid_e164", read=fields.caller)
+    called_number: PhoneNumber | None = param("called_number", read=fields.phone)
+    circle: str | None = param("circle")
+    operator: str | None = param("operator")
+    cid_type: str | None = param("cid_type")
+    country_code: str | None = param("cid_country")
+    country_name: str | None = param("cid_countryname")
+    request_time: datetime | None = param("request_time", read=fields.ist_time)
+    outbound_sid: str | None = param("outbound_sid")
 
     @property
     def is_outbound(self) -> bool:
@@ -235,22 +227,6 @@ class NewCall(Event):
         """
         return self.sid == ""
 
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(
-            sid=request.sid,
-            params=request.params,
-            caller=request.caller(),
-            called_number=request.phone("called_number"),
-            circle=request.text("circle"),
-            operator=request.text("operator"),
-            cid_type=request.text("cid_type"),
-            country_code=request.text("cid_country"),
-            country_name=request.text("cid_countryname"),
-            request_time=request.time("request_time"),
-            outbound_sid=request.text("outbound_sid"),
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GotDTMF(_RepeatsCaller, Event):
@@ -267,20 +243,12 @@ class GotDTMF(_RepeatsCaller, Event):
 
     name: ClassVar[str] = "GotDTMF"
 
-    digits: str | None = None
+    digits: str | None = param("data", read=fields.digits)
 
     @property
     def no_input(self) -> bool:
         """True when the caller pressed nothing before the timeout (``digits == ""``)."""
         return self.digits == ""
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(
-            sid=request.sid,
-            params=request.params,
-            digits=request.digits(),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -298,19 +266,9 @@ class Record(_RepeatsCaller, Event):
 
     name: ClassVar[str] = "Record"
 
-    url: str | None = None
-    status: str | None = None
-    duration_seconds: int | None = None
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(
-            sid=request.sid,
-            params=request.params,
-            url=request.url("data"),
-            status=request.text("status"),
-            duration_seconds=request.seconds("record_duration", "duration"),
-        )
+    url: str | None = param("data", read=fields.url)
+    status: str | None = param("status")
+    duration_seconds: int | None = param("record_duration", "duration", read=fields.seconds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -327,26 +285,15 @@ class Dial(Event):
 
     name: ClassVar[str] = "Dial"
 
-    status: str | None = None
-    recording_url: str | None = None
-    talk_seconds: int | None = None
-    message: str | None = None
+    status: str | None = param("status")
+    recording_url: str | None = param("data", read=fields.url)
+    talk_seconds: int | None = param("callduration", "duration", read=fields.seconds)
+    message: str | None = param("message")
 
     @property
     def answered(self) -> bool:
         """True when the dialled party answered."""
         return _is(self.status, "answered")
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(
-            sid=request.sid,
-            params=request.params,
-            status=request.text("status"),
-            recording_url=request.url("data"),
-            talk_seconds=request.seconds("callduration", "duration"),
-            message=request.text("message"),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -381,43 +328,22 @@ class Hangup(_RepeatsNumbers, Event):
 
     name: ClassVar[str] = "Hangup"
 
-    process: str | None = None
-    total_call_seconds: int | None = None
-    digits: str | None = None
-    recording_url: str | None = None
-    record_duration_seconds: int | None = None
-    dial_status: str | None = None
-    dial_recording_url: str | None = None
-    dial_talk_seconds: int | None = None
-    stream_status: str | None = None
-    stream_seconds: int | None = None
-    call_recording_url: str | None = None
+    process: str | None = param("process", read=fields.process)
+    total_call_seconds: int | None = param("total_call_duration", "duration", read=fields.seconds)
+    digits: str | None = param("data", read=fields.digits, when="collectdtmf")
+    recording_url: str | None = param("data", read=fields.url, when="record")
+    record_duration_seconds: int | None = param("record_duration", read=fields.seconds)
+    dial_status: str | None = param("status", when="dial")
+    dial_recording_url: str | None = param("data", read=fields.url, when="dial")
+    dial_talk_seconds: int | None = param("callduration", read=fields.seconds, when="dial")
+    stream_status: str | None = param("status", when="stream")
+    stream_seconds: int | None = param("callduration", read=fields.seconds, when="stream")
+    call_recording_url: str | None = param("call_recording_url", read=fields.url)
 
     @property
     def dial_answered(self) -> bool:
         """True when the caller hung up during a dial whose other party had answered."""
         return _is(self.dial_status, "answered")
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        process = request.process()
-        kind = None if process is None else process.casefold()
-        in_dial, in_stream = kind == "dial", kind == "stream"
-        return cls(
-            sid=request.sid,
-            params=request.params,
-            process=process,
-            total_call_seconds=request.seconds("total_call_duration", "duration"),
-            digits=request.digits() if kind == "collectdtmf" else None,
-            recording_url=request.url("data") if kind == "record" else None,
-            record_duration_seconds=request.seconds("record_duration"),
-            dial_status=request.text("status") if in_dial else None,
-            dial_recording_url=request.url("data") if in_dial else None,
-            dial_talk_seconds=request.seconds("callduration") if in_dial else None,
-            stream_status=request.text("status") if in_stream else None,
-            stream_seconds=request.seconds("callduration") if in_stream else None,
-            call_recording_url=request.url("call_recording_url"),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -434,19 +360,9 @@ class Disconnect(_RepeatsNumbers, Event):
 
     name: ClassVar[str] = "Disconnect"
 
-    message: str | None = None
-    total_call_seconds: int | None = None
-    process: str | None = None
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(
-            sid=request.sid,
-            params=request.params,
-            message=request.text("message"),
-            total_call_seconds=request.seconds("total_call_duration", "duration"),
-            process=request.process(),
-        )
+    message: str | None = param("message")
+    total_call_seconds: int | None = param("total_call_duration", "duration", read=fields.seconds)
+    process: str | None = param("process", read=fields.process)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -459,11 +375,7 @@ class Conference(Event):
 
     name: ClassVar[str] = "Conference"
 
-    data: str | None = None
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(sid=request.sid, params=request.params, data=request.text("data"))
+    data: str | None = param("data")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -478,11 +390,7 @@ class Recognize(Event):
 
     name: ClassVar[str] = "Recognize"
 
-    text: str | None = None
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(sid=request.sid, params=request.params, text=request.decoded("data"))
+    text: str | None = param("data", read=fields.decoded)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -496,17 +404,8 @@ class Stream(Event):
 
     name: ClassVar[str] = "Stream"
 
-    status: str | None = None
-    duration_seconds: int | None = None
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(
-            sid=request.sid,
-            params=request.params,
-            status=request.text("status"),
-            duration_seconds=request.seconds("callduration"),
-        )
+    status: str | None = param("status")
+    duration_seconds: int | None = param("callduration", read=fields.seconds)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -521,17 +420,8 @@ class NewSms(Event):
 
     name: ClassVar[str] = "NewSms"
 
-    sender: PhoneNumber | None = None
-    message: str | None = None
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(
-            sid=request.sid,
-            params=request.params,
-            sender=request.phone("cid"),
-            message=request.decoded("message"),
-        )
+    sender: PhoneNumber | None = param("cid", read=fields.phone)
+    message: str | None = param("message", read=fields.decoded)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -576,32 +466,18 @@ class CallStatus(Event):
 
     name: ClassVar[str] = "CallStatus"
 
-    status: str | None = None
-    status_details: str | None = None
-    phone_no: PhoneNumber | None = None
-    caller_id: PhoneNumber | None = None
-    start_time: datetime | None = None
-    duration_seconds: int | None = None
-    ringing_seconds: int | None = None
+    status: str | None = param("status")
+    status_details: str | None = param("status_details")
+    phone_no: PhoneNumber | None = param("phone_no", read=fields.phone)
+    caller_id: PhoneNumber | None = param("caller_id", read=fields.phone)
+    start_time: datetime | None = param("start_time", read=fields.ist_time)
+    duration_seconds: int | None = param("duration", read=fields.seconds)
+    ringing_seconds: int | None = param("ringing_time", read=fields.seconds)
 
     @property
     def answered(self) -> bool:
         """True when the called party answered (``status`` is ``answered``)."""
         return _is(self.status, "answered")
-
-    @classmethod
-    def _from_request(cls, request: _Request) -> Self:
-        return cls(
-            sid=request.sid,
-            params=request.params,
-            status=request.text("status"),
-            status_details=request.text("status_details"),
-            phone_no=request.phone("phone_no"),
-            caller_id=request.phone("caller_id"),
-            start_time=request.time("start_time"),
-            duration_seconds=request.seconds("duration"),
-            ringing_seconds=request.seconds("ringing_time"),
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -641,17 +517,15 @@ EVENT_TYPES: Mapping[str, type[Event]] = MappingProxyType(
 # KooKoo's spelling is fixed, but hand-written test URLs and emulators vary the case.
 _BY_FOLDED_NAME = {key.casefold(): cls for key, cls in EVENT_TYPES.items()}
 
-#: With ``status``, any of these marks an event-less request as the completion callback.
-CALL_STATUS_FIELDS: tuple[str, ...] = (
-    "status_details",
-    "phone_no",
-    "duration",
-    "ringing_time",
-    "start_time",
-    "caller_id",
+CALL_STATUS_FIELDS: tuple[str, ...] = tuple(
+    name
+    for field_name, spec in fields.params_of(CallStatus).items()
+    if field_name != "status"
+    for name in spec.names
 )
 """Fields of the outbound completion callback (protocol.md §4.2) that tell it apart from a
-:class:`Continue`; see :func:`parse_event`."""
+:class:`Continue`: with ``status``, any of these marks an event-less request as
+:class:`CallStatus` (see :func:`parse_event`).  Its parameters other than ``status``."""
 
 
 def parse_event(params: Mapping[str, str]) -> Event:
@@ -661,10 +535,13 @@ def parse_event(params: Mapping[str, str]) -> Event:
         params: the request's parameters; a plain dict or a Werkzeug ``MultiDict`` (its first
             value per key is used). The event name is matched case-insensitively.
 
+    Each field is read as its class declares it (:mod:`kookoo.protocol.fields`);
+    :func:`request_params` writes the parameters back.
+
     A request with no ``event`` (or an empty one) is the outbound completion callback,
     :class:`CallStatus`, when it has a non-empty ``status`` and at least one of
-    :data:`CALL_STATUS_FIELDS` (``status_details``, ``phone_no``, ``duration``,
-    ``ringing_time``, ``start_time``, ``caller_id``); otherwise it is :class:`Continue`.
+    :data:`CALL_STATUS_FIELDS` (``status_details``, ``phone_no``, ``caller_id``,
+    ``start_time``, ``duration``, ``ringing_time``); otherwise it is :class:`Continue`.
     Confidence: observed, not documented.  Every callback sample carries ``status`` (CommCare
     HQ's handler and test, MOTECH's test), and the continuation requests seen carry only
     ``sid``, ``cid`` and ``data``; a play-only reply's continuation with an app parameter
@@ -698,42 +575,13 @@ def parse_event(params: Mapping[str, str]) -> Event:
             "KooKoo's call ids are printable (digits)",
             parameter="sid",
         )
-    request = _Request(label, sid, raw)
     if cls is None:
         return UnknownEvent(sid=sid, params=raw, name=event_name)
-    return cls._from_request(request)
+    return read_fields(cls, sid, raw, label)
 
 
 def _has_callback_field(raw: Mapping[str, str]) -> bool:
     return any(raw.get(key, "").strip() for key in CALL_STATUS_FIELDS)
-
-
-# Parsed numbers by their text: the called DID repeats on every call, a caller on each of
-# their calls. PhoneNumber is immutable, so sharing one is safe; the cache is emptied when full.
-_PHONES: dict[str, PhoneNumber] = {}
-_PHONES_MAX = 4096
-
-
-def _phone(params: Mapping[str, str], key: str) -> PhoneNumber | None:
-    value = params.get(key, "").strip()
-    if not value:
-        return None
-    number = _PHONES.get(value)
-    if number is None:
-        number = PhoneNumber.parse(value)
-        if len(_PHONES) >= _PHONES_MAX:
-            _PHONES.clear()
-        _PHONES[value] = number
-    return number
-
-
-def _caller(params: Mapping[str, str]) -> PhoneNumber | None:
-    cid, e164 = _phone(params, "cid"), _phone(params, "cid_e164")
-    if cid is None:
-        return e164
-    if cid.national is None and e164 is not None and e164.national is not None:
-        return PhoneNumber(raw=cid.raw, national=e164.national)
-    return cid
 
 
 def _shorten(value: str) -> str:
@@ -744,89 +592,59 @@ def _is(value: str | None, expected: str) -> bool:
     return value is not None and value.casefold() == expected
 
 
-class _Request:
-    """Typed, lenient access to one request's raw parameters."""
+def request_params(event: type[Event], /, sid: str, **values: object) -> dict[str, str]:
+    """The parameters KooKoo sends for an ``event`` of this class with these typed values:
+    what :func:`parse_event` reads back as the same values.
 
-    __slots__ = ("event", "params", "sid")
+    ``event`` and ``sid`` come first (no ``event`` for :class:`CallStatus`, ``event=`` for
+    :class:`Continue`), then each value in the order given, in its KooKoo parameter(s) as
+    its field declares them (``digits`` -> ``data``, ``duration_seconds`` ->
+    ``record_duration``, ``caller`` -> ``cid`` and ``cid_e164``, ...), including the values
+    read on access (``caller`` and ``called_number`` of a :class:`Hangup`).
 
-    def __init__(self, event: str, sid: str, params: Mapping[str, str]) -> None:
-        self.event = event
-        self.sid = sid
-        self.params = params
+    A value is of its field's type, or a ``str`` sent as given (``digits="42#"``, as pressed);
+    ``None`` writes KooKoo's "no value" marker where it has one (``data=-1`` for a URL,
+    ``process=none``) and nothing otherwise.  A :class:`Hangup` leftover implies its
+    ``process`` (``digits`` -> ``process=collectdtmf``).  :class:`UnknownEvent` takes its
+    ``name``.
 
-    def text(self, key: str) -> str | None:
-        # KooKoo and hand-made URLs send "key=" for "no value"; treat it like an absent key.
-        value = self.params.get(key, "").strip()
-        return value or None
+    Raises:
+        TypeError: a name that is not a typed value of ``event``, or a value of the wrong type.
+        ValueError: values no request could carry: a ``sid`` :func:`parse_event` would refuse
+            or change, a negative duration, leftovers of two processes, a
+            :class:`CallStatus` without ``status`` and one of :data:`CALL_STATUS_FIELDS`, an
+            :class:`UnknownEvent` named like a known event, ...
 
-    def decoded(self, key: str) -> str | None:
-        value = self.params.get(key)
-        return None if value is None else unquote_plus(value.strip()).strip()
-
-    def url(self, key: str) -> str | None:
-        value = self.text(key)
-        # "-1" is KooKoo's marker for "no recording"; "null" is what a Java or JS stack
-        # writes for a missing value.
-        if value is None or value.casefold() in _NO_URL:
-            return None
-        if "://" not in value and "://" in unquote(value):
-            value = unquote(value)
-        return value
-
-    def phone(self, key: str) -> PhoneNumber | None:
-        return _phone(self.params, key)
-
-    def caller(self) -> PhoneNumber | None:
-        return _caller(self.params)
-
-    def digits(self) -> str | None:
-        # An empty data is an answer (no keys pressed); no data at all is unknown.
-        value = self.params.get("data")
-        if value is None:
-            return None
-        value = value.strip()
-        while True:
-            trimmed = value.removesuffix("#").removesuffix("%23").rstrip()
-            if trimmed == value:
-                return value
-            value = trimmed
-
-    def process(self) -> str | None:
-        value = self.text("process")
-        return None if _is(value, "none") else value
-
-    def seconds(self, key: str, *fallbacks: str) -> int | None:
-        for name in (key, *fallbacks):
-            value = self.text(name)
-            if value is None:
-                continue
-            match = _SECONDS.fullmatch(value)
-            if match is not None:
-                whole, fraction = match.groups()
-                # To the nearest second, halves up: "7.5" is 8, "20.0" is 20.
-                return int(whole) + (fraction is not None and fraction[0] >= "5")
-            # KooKoo uses -1 for "no value" in data; read it the same way for durations.
-            if value != "-1":
-                _log.warning(
-                    "%s request %s: parameter %r is not a number of seconds (%r); "
-                    "it is reported as unknown and kept in params",
-                    self.event,
-                    self.sid,
-                    name,
-                    _shorten(value),
-                )
-        return None
-
-    def time(self, key: str) -> datetime | None:
-        value = self.text(key)
-        if value is None:
-            return None
-        try:
-            parsed = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                # Informational only; an unexpected format must not fail the call.
-                return None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=IST)
+    >>> request_params(Record, sid="7", url="http://r.kookoo.in/a.wav", duration_seconds=5)
+    {'event': 'Record', 'sid': '7', 'data': 'http://r.kookoo.in/a.wav', 'record_duration': '5'}
+    >>> request_params(Hangup, sid="7", digits="12", dial_talk_seconds=3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: Hangup.dial_talk_seconds is sent when process is 'dial', and ...
+    >>> request_params(Hangup, sid="7", digits="")
+    {'event': 'Hangup', 'sid': '7', 'process': 'collectdtmf', 'data': ''}
+    """
+    if sid != sid.strip() or not sid.isprintable() or (not sid and event is not NewCall):
+        raise ValueError(f"{event.__name__}: sid {sid!r} would not be read back as sent")
+    params: dict[str, str] = {}
+    if event is UnknownEvent:
+        name = values.pop("name", None)
+        if not isinstance(name, str) or not name or name != name.strip():
+            raise ValueError(f"UnknownEvent needs its event name, got {name!r}")
+        if name.casefold() in _BY_FOLDED_NAME:
+            raise ValueError(f"{name!r} is a known event: use its class")
+        params["event"] = name
+    elif event is not CallStatus:
+        if _BY_FOLDED_NAME.get(event.name.casefold()) is not event:
+            raise TypeError(f"{event.__name__} is not an event class")
+        params["event"] = event.name
+    params["sid"] = sid
+    for key, value in write_fields(event, values):
+        params[key] = value
+    if event is CallStatus and not (
+        params.get("status", "").strip() and _has_callback_field(params)
+    ):
+        raise ValueError(
+            "a CallStatus needs a status and one of "
+            f"{', '.join(CALL_STATUS_FIELDS)}, or it reads as Continue"
+        )
+    return params

@@ -1,11 +1,11 @@
 """Abuse limits that outlive a call: per-caller state kept across calls, an attempt limiter on
 top of it, and a cap on live calls.
 
-Everything lives in the app's :class:`~kookoo.state.stores.CallStore` under reserved record ids that
-start with ``kookoo:`` (``kookoo:caller:+919876543210``, ``kookoo:live-calls``), read and
-written with the store's own compare-and-set ``load``/``save``, so every worker and machine that
-shares the store shares the limits. A request whose ``sid`` starts with ``kookoo:`` must be
-refused before it loads a call (:func:`is_reserved_sid`).
+Everything lives in the app's :class:`~kookoo.state.stores.CallStore` as values
+(:meth:`~kookoo.state.stores.CallStore.update`), apart from the calls: one per caller in the
+namespace ``kookoo.callers`` (keyed by :func:`caller_key`), and the live calls in
+``kookoo.live-calls``. They are changed with the store's compare-and-set, so every worker and
+machine that shares the store shares the limits, and no request can reach them by its ``sid``.
 
 Example::
 
@@ -18,58 +18,55 @@ from collections.abc import Callable
 from typing import Any
 
 from kookoo.protocol.phone import PhoneNumber
-from kookoo.state.calls import Call
-from kookoo.state.stores.base import CallStore, ConflictError
+from kookoo.state.stores.base import CallStore
 
 __all__ = [
-    "RESERVED_SID_PREFIX",
+    "CALLERS_NAMESPACE",
+    "LIVE_CALLS_NAMESPACE",
     "AttemptLimiter",
     "AttemptStatus",
     "CallerRecords",
     "LiveCallLimit",
     "caller_key",
-    "is_reserved_sid",
 ]
 
-RESERVED_SID_PREFIX = "kookoo:"
-"""Store records whose id starts with this belong to kookoo (per-caller state, the live-call
-count); a request with such a ``sid`` is refused (:func:`is_reserved_sid`)."""
-
-
-def is_reserved_sid(sid: str) -> bool:
-    """Whether ``sid`` names one of kookoo's own records (a request must not load it)."""
-    return sid.startswith(RESERVED_SID_PREFIX)
+CALLERS_NAMESPACE = "kookoo.callers"
+"""The store namespace of :class:`CallerRecords`' values, one per caller (:func:`caller_key`)."""
+LIVE_CALLS_NAMESPACE = "kookoo.live-calls"
+"""The store namespace of :class:`LiveCallLimit`'s value."""
 
 
 def caller_key(number: str | PhoneNumber | None) -> str:
-    """The store record id of a caller's state: ``kookoo:caller:+919876543210`` for any way
-    KooKoo writes that number; other numbers by their digits; no number at all shares
-    ``kookoo:caller:unknown``.
+    """The key of a caller's value in :data:`CALLERS_NAMESPACE`: the E.164 number
+    (``+919876543210``) for any way KooKoo writes it; other numbers by their digits; no number
+    at all shares ``unknown``.
 
     >>> caller_key("09876543210")
-    'kookoo:caller:+919876543210'
+    '+919876543210'
     >>> caller_key("+1 (415) 555-0100")
-    'kookoo:caller:digits:14155550100'
+    'digits:14155550100'
     """
     if number is None:
-        return "kookoo:caller:unknown"
+        return "unknown"
     phone = number if isinstance(number, PhoneNumber) else PhoneNumber.parse(number)
     if phone.e164 is not None:
-        return f"kookoo:caller:{phone.e164}"
+        return phone.e164
     digits = "".join(c for c in phone.raw if c.isascii() and c.isdigit())[:32]
-    return f"kookoo:caller:digits:{digits}" if digits else "kookoo:caller:unknown"
+    return f"digits:{digits}" if digits else "unknown"
 
 
 class CallerRecords:
     """Per-caller state that persists across calls, in the app's call store.
 
-    Each caller has one record (id :func:`caller_key`) holding named entries; each entry has
-    its own lifetime and reads as absent once it has passed. Updates are compare-and-set
-    through the store's ``load``/``save``, retried on a conflict, so workers never lose each
-    other's counts.
+    Each caller has one value (namespace :data:`CALLERS_NAMESPACE`, key :func:`caller_key`)
+    holding named entries; each entry has its own lifetime and reads as absent once it has
+    passed. Updates are the store's compare-and-set
+    (:meth:`~kookoo.state.stores.CallStore.update`), retried on a conflict, so workers never
+    lose each other's counts.
 
-    The store's TTL bounds how long any record lives, so an entry's ``ttl_seconds`` may not
-    exceed ``store.ttl_seconds``.
+    The store's TTL bounds how long kookoo keeps what it knows of a caller (the value lives
+    ``store.ttl_seconds`` after its last write), so an entry's ``ttl_seconds`` may not exceed
+    it.
 
     Args:
         store: the :class:`~kookoo.state.stores.CallStore` (the app's).
@@ -86,11 +83,10 @@ class CallerRecords:
 
     def get(self, number: str | PhoneNumber | None, name: str) -> Any:
         """The caller's live entry ``name`` (JSON), or ``None``."""
-        record = self.store.load(caller_key(number))
-        return None if record is None else self._entry(record, name)
+        return self._entry(self.store.get(CALLERS_NAMESPACE, caller_key(number)), name)
 
-    def _entry(self, record: Call, name: str) -> Any:
-        entry = record.state.get(name)
+    def _entry(self, entries: Any, name: str) -> Any:
+        entry = entries.get(name) if isinstance(entries, dict) else None
         if isinstance(entry, dict) and entry.get("expires_at", 0) > self.clock():
             return entry.get("value")
         return None
@@ -108,35 +104,38 @@ class CallerRecords:
 
         Raises:
             ValueError: ``ttl_seconds`` exceeds the store's TTL.
-            ConflictError: other requests kept changing the record through every retry.
+            ConflictError: other requests kept changing the caller's value through every retry.
         """
         if not 0 < ttl_seconds <= self.store.ttl_seconds:
             raise ValueError(
                 f"ttl_seconds={ttl_seconds} must be positive and at most the store's "
                 f"ttl_seconds ({self.store.ttl_seconds}), which bounds every record's life"
             )
-        key = caller_key(number)
-        for attempt in range(self.retries + 1):
-            record = self.store.load(key) or Call(sid=key)
+        result: list[Any] = [None]
+
+        def apply(current: Any) -> dict[str, Any] | None:
             now = self.clock()
-            # Drop expired entries so a record does not keep growing.
-            record.state = {
+            # Drop expired entries so a caller's value does not keep growing.
+            entries = {
                 k: v
-                for k, v in record.state.items()
+                for k, v in (current.items() if isinstance(current, dict) else ())
                 if isinstance(v, dict) and v.get("expires_at", 0) > now
             }
-            value = change(self._entry(record, name))
+            result[0] = value = change(self._entry(entries, name))
             if value is None:
-                record.state.pop(name, None)
+                entries.pop(name, None)
             else:
-                record.state[name] = {"value": value, "expires_at": now + ttl_seconds}
-            try:
-                self.store.save(record)
-                return value
-            except ConflictError:
-                if attempt == self.retries:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                entries[name] = {"value": value, "expires_at": now + ttl_seconds}
+            return entries or None
+
+        self.store.update(
+            CALLERS_NAMESPACE,
+            caller_key(number),
+            apply,
+            ttl_seconds=self.store.ttl_seconds,
+            attempts=self.retries + 1,
+        )
+        return result[0]
 
 
 class AttemptStatus:
@@ -254,16 +253,19 @@ class AttemptLimiter:
 class LiveCallLimit:
     """A cap on calls that are live at once, shared by all workers through the store.
 
-    One reserved record (``kookoo:live-calls``) holds the admitted sids with the time each
-    stops counting (its admission plus the store's TTL, so a call whose Hangup never came is
-    forgotten when its own record would expire). Updates are compare-and-set with retries.
+    One value (namespace :data:`LIVE_CALLS_NAMESPACE`, key :attr:`key`) holds the admitted
+    sids with the time each stops counting (its admission plus the store's TTL, so a call
+    whose Hangup never came is forgotten when its own record would expire). Updates are the
+    store's compare-and-set (:meth:`~kookoo.state.stores.CallStore.update`) with retries; one
+    that changes nothing (a refused admission, a release of a sid not counted) writes nothing.
 
     Args:
         store: the app's call store.
         max_live_calls: how many calls may be live at once.
     """
 
-    key = "kookoo:live-calls"
+    key = "calls"
+    """The value's key in :data:`LIVE_CALLS_NAMESPACE`."""
 
     def __init__(self, store: CallStore, max_live_calls: int, *, retries: int = 8) -> None:
         if max_live_calls < 1:
@@ -273,26 +275,29 @@ class LiveCallLimit:
         self.retries = retries
 
     def _change(self, change: Callable[[dict[str, float], float], bool]) -> bool:
-        for attempt in range(self.retries + 1):
-            record = self.store.load(self.key) or Call(sid=self.key)
+        verdict: list[bool] = [False]
+
+        def apply(current: Any) -> dict[str, float] | None:
             now = self.store.clock()
-            live = {
-                sid: float(until)
-                for sid, until in record.state.get("calls", {}).items()
-                if float(until) > now
-            }
-            stored = record.state.get("calls", {})
-            verdict = change(live, now)
-            if live == stored and record.version:
-                return verdict  # nothing changed, nothing expired: no write
-            record.state = {"calls": live}
-            try:
-                self.store.save(record)
-                return verdict
-            except ConflictError:
-                if attempt == self.retries:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+            live = self._live(current, now)
+            verdict[0] = change(live, now)
+            # Unchanged, with nothing expired, it is not written again; empty, it is removed.
+            return live or None
+
+        self.store.update(
+            LIVE_CALLS_NAMESPACE,
+            self.key,
+            apply,
+            ttl_seconds=self.store.ttl_seconds,
+            attempts=self.retries + 1,
+        )
+        return verdict[0]
+
+    @staticmethod
+    def _live(current: Any, now: float) -> dict[str, float]:
+        if not isinstance(current, dict):
+            return {}
+        return {sid: float(until) for sid, until in current.items() if float(until) > now}
 
     def admit(self, sid: str) -> bool:
         """Count ``sid`` as live and return ``True``, or ``False`` when the cap is reached
@@ -316,8 +321,5 @@ class LiveCallLimit:
 
     def count(self) -> int:
         """How many calls count as live now."""
-        record = self.store.load(self.key)
-        if record is None:
-            return 0
-        now = self.store.clock()
-        return sum(1 for until in record.state.get("calls", {}).values() if float(until) > now)
+        current = self.store.get(LIVE_CALLS_NAMESPACE, self.key)
+        return len(self._live(current, self.store.clock()))

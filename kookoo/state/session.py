@@ -20,11 +20,19 @@ The compare-and-set on save still guards it: if another process saved the call m
 save raises :class:`~kookoo.state.stores.ConflictError` and the request runs again on the loaded
 call, without counting as a retry.
 
-The retry policy (how often a lost compare-and-set race is re-run) belongs to the app; the
-session says whether a retry makes sense.
+The retry policy lives here too: :meth:`CallSession.attempts` runs the request again on the
+stored call when its save lost a race, a bounded number of times::
+
+    for attempt in session.attempts(retries=1):
+        with attempt as call:          # opened (loaded, or created for NewCall)
+            run_the_handler(call)      # then saved; a lost race leaves the block and retries
 """
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from types import TracebackType
 
 from kookoo.core.errors import KooKooError
 from kookoo.protocol.events import (
@@ -40,7 +48,9 @@ from kookoo.protocol.events import (
 from kookoo.state.calls import Call
 from kookoo.state.stores.base import CallStore, ConflictError
 
-__all__ = ["CallSession", "UnknownCallError"]
+__all__ = ["Attempt", "CallSession", "LostRace", "UnknownCallError"]
+
+logger = logging.getLogger("kookoo")
 
 _ENDING_EVENTS = (Hangup, Disconnect, CallStatus)
 _CARRY_CALLER = (GotDTMF, Record, Hangup, Disconnect)
@@ -77,6 +87,13 @@ class UnknownCallError(KooKooError, LookupError):
     """An event other than NewCall (or NewSms) for a sid the store has never seen (or has
     forgotten): nobody may create a call record by guessing a sid. The caller hears the
     fallback and a hangup, and the app logs a WARNING."""
+
+
+class LostRace(ConflictError):
+    """A save in the middle of the request (:meth:`CallSession.checkpoint`) lost its
+    compare-and-set: another request saved the call meanwhile. Not a failure of the handler:
+    the request runs again on the stored call (:meth:`CallSession.attempts`), even when the
+    handler caught the error itself."""
 
 
 class CallSession:
@@ -121,8 +138,8 @@ class CallSession:
         self.call: Call | None = None
         self.discarded = False
         self.duplicate = False
-        #: The conflict a :meth:`checkpoint` ran into, if any (the app then re-runs the request).
-        self.conflict: ConflictError | None = None
+        #: The race a :meth:`checkpoint` lost, if any (the request then runs again).
+        self.conflict: LostRace | None = None
         # A NewCall starts a call: the first try creates the record without reading it.
         # If one exists after all (state saved before the call, or a repeated NewCall), the
         # create conflicts and the next open() reads the stored call.
@@ -231,16 +248,43 @@ class CallSession:
         effect runs.
 
         Raises:
-            ConflictError: another request saved first; it is also kept in
-                :attr:`conflict`, so the app re-runs the request instead of failing it.
+            LostRace: another request saved first; it is also kept in :attr:`conflict`, so
+                the request runs again (:meth:`attempts`) even if the handler caught it.
         """
         if self.store is None or self.call is None:
             return
         try:
             self.store.save(self.call)
         except ConflictError as exc:
-            self.conflict = exc
-            raise
+            lost = self.conflict = LostRace(exc.sid, exc.expected, exc.found)
+            raise lost from exc
+
+    def attempts(self, retries: int) -> Iterator[Attempt]:
+        """The tries of one request: each :class:`Attempt` opens the call (``with attempt as
+        call:``) and saves it when the block ends; after a lost race (a
+        :class:`~kookoo.state.stores.ConflictError` from the save, or a :class:`LostRace`
+        from a checkpoint) the next try runs on the call as stored.
+
+        Races that say nothing about contention do not count (:meth:`retry_is_free`: a
+        repeated NewCall's create, a cached call another process had saved since); at most
+        ``retries`` others are tried again.
+
+        Raises:
+            ConflictError: the last race lost, once ``retries`` are used up.
+        """
+        counted = 0
+        while True:
+            attempt = Attempt(self)
+            yield attempt
+            lost = attempt.lost
+            if lost is None:
+                return
+            if self.retry_is_free(lost):
+                continue
+            counted += 1
+            if counted > retries:
+                raise lost
+            logger.info("sid=%s conflict, retrying: %s", self.event.sid, lost)
 
     def retry_is_free(self, error: ConflictError) -> bool:
         """True when ``error`` came from creating a call that existed already (a repeated
@@ -253,6 +297,46 @@ class CallSession:
             # The cached call was stale: another process saved it since. The next open()
             # loads it (the cache entry is gone).
             self._recalled = False
+            return True
+        return False
+
+
+class Attempt:
+    """One try of a request on its call (see :meth:`CallSession.attempts`): a context
+    manager that opens the call on entry and, when the block ends without an exception,
+    saves it (unless discarded). A lost race ends the block quietly and is kept in
+    :attr:`lost`; any other exception goes on.
+
+    Attributes:
+        lost: the race this try lost, or ``None``.
+    """
+
+    __slots__ = ("lost", "session")
+
+    def __init__(self, session: CallSession) -> None:
+        self.session = session
+        self.lost: ConflictError | None = None
+
+    def __enter__(self) -> Call:
+        return self.session.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        session = self.session
+        if exc is None:
+            try:
+                if session.conflict is not None:  # a checkpoint lost; the handler went on
+                    raise session.conflict
+                session.commit()
+            except ConflictError as lost:
+                self.lost = lost
+            return False
+        if isinstance(exc, ConflictError):
+            self.lost = exc
             return True
         return False
 

@@ -8,7 +8,8 @@
   :class:`AsyncStreamSession` for bot authors; :class:`JsonlRecorder` to save a call.
 - :mod:`kookoo.stream.bots` — :class:`StreamBots`: named bot handlers behind signed tokens
   (:mod:`kookoo.stream.tokens`).
-- :mod:`kookoo.stream.replies` — :func:`pending_reply`: the XML a bot left for ``event=Stream``.
+- :mod:`kookoo.stream.replies` — :func:`take_pending_reply`: the XML a bot left for
+  ``event=Stream``.
 - :mod:`kookoo.stream.fake` — :class:`FakeStreamClient`, a fake KooKoo media server for tests.
 - Transports (extras): :mod:`kookoo.stream.asgi` (``kookoo[asgi]``) and
   :mod:`kookoo.stream.server` (``kookoo[websockets]``, also ``kookoo stream-serve``).
@@ -49,10 +50,10 @@ from kookoo.stream.codec import (
 )
 from kookoo.stream.fake import FakeStreamClient, FakeStreamResult, generate_tone, read_wav
 from kookoo.stream.replies import (
-    PENDING_KEY,
+    REPLIES_NAMESPACE,
     pending_reply,
-    pop_pending_reply,
     set_pending_reply,
+    take_pending_reply,
 )
 from kookoo.stream.session import (
     AsyncStreamSession,
@@ -74,7 +75,7 @@ from kookoo.stream.tokens import (
 __all__ = [
     "CAUSE_CALLER_HANGUP",
     "PACKET_SAMPLES",
-    "PENDING_KEY",
+    "REPLIES_NAMESPACE",
     "SAMPLE_RATE",
     "TOKEN_KEY",
     "AsyncStreamSession",
@@ -111,13 +112,13 @@ __all__ = [
     "parse_uui",
     "pcm16_to_ulaw",
     "pending_reply",
-    "pop_pending_reply",
     "read_recording",
     "read_wav",
     "resample",
     "set_pending_reply",
     "sign_stream_token",
     "stream_uui",
+    "take_pending_reply",
     "ulaw_to_pcm16",
     "verify_stream_token",
 ]

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from kookoo.core.errors import KooKooError
+from kookoo.core.loading import load_object
 from kookoo.state.stores.base import CallStore
 from kookoo.stream.session import AsyncStreamSession, JsonlRecorder, StreamTransport
 from kookoo.stream.tokens import (
@@ -40,7 +41,14 @@ from kookoo.stream.tokens import (
     verify_stream_token,
 )
 
-__all__ = ["INTERNAL_ERROR", "POLICY_VIOLATION", "BotHandler", "StreamBots", "StreamRefused"]
+__all__ = [
+    "INTERNAL_ERROR",
+    "POLICY_VIOLATION",
+    "BotHandler",
+    "StreamBots",
+    "StreamRefused",
+    "load_bots",
+]
 
 POLICY_VIOLATION = 1008
 """WebSocket close code for a refused socket (RFC 6455: policy violation)."""
@@ -195,3 +203,20 @@ class StreamBots:
             if recorder is not None:
                 recorder.close()
         return session
+
+
+def load_bots(spec: str) -> StreamBots:
+    """The :class:`StreamBots` named by ``module:attribute`` or ``path/to/file.py[:attribute]``
+    (attribute default ``bots``, may be dotted); the current directory is importable. Used by
+    ``kookoo stream-serve`` and ``python -m kookoo.stream.server``.
+
+    Raises:
+        ValueError: it cannot be imported, or is not a ``StreamBots``.
+
+    >>> load_bots("examples.echo_bot").handlers.keys()
+    dict_keys(['echo'])
+    """
+    found = load_object(spec, "bots", "module:bots or path/to/file.py[:bots]")
+    if not isinstance(found, StreamBots):
+        raise ValueError(f"{spec} is a {type(found).__name__}, not a StreamBots")
+    return found

@@ -37,6 +37,7 @@ from typing import Any, Protocol, Self
 
 from werkzeug.test import Client
 
+from kookoo.protocol.events import Hangup, Stream, request_params
 from kookoo.stream.audio import pcm16_from_samples, pcm16_samples, resample
 from kookoo.stream.bots import INTERNAL_ERROR, POLICY_VIOLATION, StreamBots, StreamRefused
 from kookoo.stream.codec import (
@@ -177,13 +178,8 @@ class FakeStreamResult:
         """The query KooKoo sends next: ``event=Stream`` after ``callDisconnect``, else
         ``event=Hangup&process=stream`` [L]."""
         if self.disconnected_by_bot:
-            return {
-                "event": "Stream",
-                "sid": self.sid,
-                "status": status,
-                "callduration": str(duration),
-            }
-        return {"event": "Hangup", "sid": self.sid, "process": "stream"}
+            return request_params(Stream, sid=self.sid, status=status, duration_seconds=duration)
+        return request_params(Hangup, sid=self.sid, process="stream")
 
 
 class _PipeEnd:

@@ -22,7 +22,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from kookoo.stream.bots import INTERNAL_ERROR, POLICY_VIOLATION, StreamBots, StreamRefused
+from kookoo.stream.bots import (
+    INTERNAL_ERROR,
+    POLICY_VIOLATION,
+    StreamBots,
+    StreamRefused,
+    load_bots,
+)
 
 __all__ = [
     "WebSocketTransport",
@@ -139,8 +145,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)
-    from kookoo.cli.stream import load_bots
-
     try:
         bots = load_bots(args.bots)
     except ValueError as exc:

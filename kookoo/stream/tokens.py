@@ -5,15 +5,17 @@ the socket's URL could open a "call". The app therefore puts a token into ``<str
 when it answers the HTTP request; KooKoo hands ``x-uui`` back in ``start`` (as ``x_headers``)
 and the socket checks it before any bot code runs:
 
-- HMAC-SHA256 keyed by the app's secret, over a domain-separated message (so a token can never
-  pass as another kind of kookoo signature made with the same secret);
+- HMAC-SHA256 with a key of its own derived from the app's secret (kookoo's one signing
+  primitive, :class:`kookoo.core.signing.Signer`, purpose ``stream token``), so a token can
+  never pass as another kind of kookoo signature made with the same secret;
 - bound to the call's sid and to the bot handler's name;
 - with an expiry (default 5 minutes: the time between the XML reply and the socket opening,
   which includes any prompt played before ``<stream>``).
 
-Format: ``v1.<base64url payload>.<base64url mac>``; the payload is JSON ``{"s": sid, "h":
-handler, "e": expires_at}``. Tokens are opaque to KooKoo and short (about 120 characters for a
-17-digit sid).
+Format: ``v2.<base64url payload>.<base64url mac>``; the payload is JSON ``{"s": sid, "h":
+handler, "e": expires_at}``. (``v1`` tokens, keyed before the one signing primitive, are
+refused as malformed; they lived five minutes.) Tokens are opaque to KooKoo and short (about
+120 characters for a 17-digit sid).
 
 >>> token = sign_stream_token("s3cret", sid="123", handler="echo", now=1000.0)
 >>> verify_stream_token("s3cret", token, sid="123", now=1001.0)
@@ -26,10 +28,6 @@ kookoo.stream.tokens.StreamTokenError: stream token was signed for call 123, not
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Mapping
@@ -37,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kookoo.core.errors import KooKooError
+from kookoo.core.signing import Signer, b64decode, b64encode
 
 __all__ = [
     "DEFAULT_TOKEN_SECONDS",
@@ -54,8 +53,8 @@ TOKEN_KEY = "kookoo_token"
 DEFAULT_TOKEN_SECONDS = 300.0
 """How long a stream token stays valid by default (5 minutes)."""
 
-_VERSION = "v1"
-_DOMAIN = b"kookoo-stream-token:v1\x00"
+_VERSION = "v2"
+_PURPOSE = "stream token v2"
 
 
 class StreamTokenError(KooKooError, ValueError):
@@ -80,23 +79,10 @@ class StreamToken:
     expires_at: float
 
 
-def _key(secret: str | bytes) -> bytes:
-    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-    if not key:
+def _signer(secret: str | bytes) -> Signer:
+    if not secret:
         raise ValueError("the secret for stream tokens must not be empty")
-    return key
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def _mac(key: bytes, payload: str) -> bytes:
-    return hmac.new(key, _DOMAIN + payload.encode("ascii"), hashlib.sha256).digest()
+    return Signer([secret], purpose=_PURPOSE)
 
 
 def sign_stream_token(
@@ -113,7 +99,7 @@ def sign_stream_token(
         ValueError: the secret is empty, ``sid`` or ``handler`` is empty, or ``expires_in`` is
             not positive.
     """
-    key = _key(secret)
+    signer = _signer(secret)
     if not sid:
         raise ValueError("sid must not be empty")
     if not handler:
@@ -124,8 +110,8 @@ def sign_stream_token(
     body = json.dumps(
         {"s": sid, "h": handler, "e": round(issued + expires_in, 3)}, separators=(",", ":")
     )
-    payload = _b64(body.encode("utf-8"))
-    return f"{_VERSION}.{payload}.{_b64(_mac(key, payload))}"
+    payload = b64encode(body.encode("utf-8"))
+    return f"{_VERSION}.{payload}.{b64encode(signer.sign(payload.encode('ascii')))}"
 
 
 def verify_stream_token(
@@ -146,18 +132,18 @@ def verify_stream_token(
         handler: when given, the token must name this handler.
         now: the current unix time (tests); ``time.time()`` if omitted.
     """
-    key = _key(secret)
+    signer = _signer(secret)
     if token is None or token == "":
         raise StreamTokenError("missing", f"no stream token in x-uui (key {TOKEN_KEY!r})")
     parts = token.split(".") if isinstance(token, str) else []
     if len(parts) != 3 or parts[0] != _VERSION:
-        raise StreamTokenError("malformed", "stream token is malformed (expected v1.<data>.<mac>)")
+        raise StreamTokenError("malformed", "stream token is malformed (expected v2.<data>.<mac>)")
     try:
-        mac = _unb64(parts[2])
-        payload = json.loads(_unb64(parts[1]))
-    except (binascii.Error, ValueError):
+        mac = b64decode(parts[2])
+        payload = json.loads(b64decode(parts[1]))
+    except ValueError:
         raise StreamTokenError("malformed", "stream token is malformed (bad base64)") from None
-    if not hmac.compare_digest(mac, _mac(key, parts[1])):
+    if not parts[1].isascii() or not signer.verify(parts[1].encode("ascii"), mac):
         raise StreamTokenError("signature", "stream token signature does not match")
     if not (
         isinstance(payload, dict)

@@ -46,8 +46,10 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response as HTTPResponse
 
-from kookoo.outbound.window import IST, CallingWindow
+from kookoo.outbound.window import CallingWindow
+from kookoo.protocol.events import CallStatus, request_params
 from kookoo.protocol.phone import normalize_indian_number
+from kookoo.protocol.times import IST
 from kookoo.testing.transport import _is_loopback
 
 if TYPE_CHECKING:
@@ -476,17 +478,20 @@ class FakeOutbound:
         duration: int,
         ringing_seconds: int,
     ) -> dict[str, str]:
-        """The completion callback's form fields (``protocol.md`` §4.2), in HQ's order."""
-        return {
-            "sid": queued.sid,
-            "status": status,
-            "status_details": status_details,
-            "caller_id": queued.caller_id or DEFAULT_CALLER_ID,
-            "phone_no": queued.phone_no,
-            "start_time": datetime.fromtimestamp(started_at, IST).strftime("%Y-%m-%d %H:%M:%S"),
-            "duration": str(duration),
-            "ringing_time": str(ringing_seconds),
-        }
+        """The completion callback's form fields (``protocol.md`` §4.2), in HQ's order, as
+        :func:`~kookoo.protocol.events.request_params` writes a
+        :class:`~kookoo.protocol.events.CallStatus` (``start_time`` to the second)."""
+        return request_params(
+            CallStatus,
+            sid=queued.sid,
+            status=status,
+            status_details=status_details,
+            caller_id=queued.caller_id or DEFAULT_CALLER_ID,
+            phone_no=queued.phone_no,
+            start_time=datetime.fromtimestamp(started_at, IST).replace(microsecond=0),
+            duration_seconds=duration,
+            ringing_seconds=ringing_seconds,
+        )
 
     def _post_callback(
         self,

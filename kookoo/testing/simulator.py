@@ -33,7 +33,9 @@ Decisions on points KooKoo does not document (``protocol.md`` §8), so tests kno
   anywhere in the reply changes the URL of the next request, so ``collectdtmf`` + ``gotourl``
   sends ``GotDTMF`` to the new URL.  A ``gotourl`` without an event tag leads to a
   continuation request to the new URL.
-- KooKoo appends its parameters to the query string the URL already has.
+- KooKoo appends its parameters (written by :func:`~kookoo.protocol.events.request_params`
+  from typed values) to the query string the URL already has.
+- ``NewCall`` has ``cid`` and, for an Indian number, ``cid_e164``; later requests repeat ``cid``.
 - ``press()`` sends the keys as pressed, a terminator (``t``) included (``"42#"``); more digits
   than ``l`` or keys after the terminator are refused with :class:`UnexpectedActionError`.
 - ``Disconnect`` carries ``message=NormalCallClearing`` and ``process=none``.
@@ -43,7 +45,6 @@ Decisions on points KooKoo does not document (``protocol.md`` §8), so tests kno
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -51,8 +52,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from kookoo.core.errors import KooKooError
-from kookoo.protocol import schema
-from kookoo.protocol.phone import normalize_indian_number
+from kookoo.core.settings import Settings
+from kookoo.protocol import events, schema
+from kookoo.protocol.events import request_params
 from kookoo.protocol.schema import WaitingFor
 from kookoo.testing.transport import HTTPTransport, Transport, TransportError, WSGITransport
 from kookoo.web.security import with_token
@@ -216,8 +218,8 @@ def _token_for(app: WSGIApplication | None, secret: str | Literal[False] | None)
 
         own = app.secret if isinstance(app, KooKoo) else None
         return own.primary if own is not None else None
-    first = os.environ.get("KOOKOO_SECRET", "").split(",")[0].strip()
-    return first or None
+    configured = Settings.from_environ(only=["secret"]).secret  # an app served over HTTP
+    return configured[0] if configured else None
 
 
 class Simulator:
@@ -346,15 +348,14 @@ class Simulator:
             called_number=called_number,
             url=_with_token(url or self.url, self.token),
         )
-        first: dict[str, str] = {"event": "NewCall", "sid": new_call.sid, "cid": caller}
-        national = normalize_indian_number(caller)
-        if national is not None:
-            first["cid_e164"] = "+91" + national
-        first["called_number"] = called_number
-        if circle is not None:
-            first["circle"] = circle
-        if operator is not None:
-            first["operator"] = operator
+        first = request_params(
+            events.NewCall,
+            sid=new_call.sid,
+            caller=caller,
+            called_number=called_number,
+            circle=circle,
+            operator=operator,
+        )
         first.update(params or {})
         new_call._exchange(first)
         return new_call
@@ -501,7 +502,7 @@ class SimulatedCall:
                 f"after {keys[:max_digits]!r}"
             )
         self.elapsed_seconds += len(digits)
-        return self._act({"event": "GotDTMF", "sid": self.sid, "data": digits})
+        return self._act(events.GotDTMF, digits=digits)
 
     def timeout(self) -> SimulatedCall:
         """The caller presses nothing: ``GotDTMF`` with empty ``data`` after the timeout."""
@@ -510,7 +511,7 @@ class SimulatedCall:
         if timeout_ms is None:
             timeout_ms = schema.DEFAULT_DTMF_TIMEOUT_MS
         self.elapsed_seconds += timeout_ms // 1000
-        return self._act({"event": "GotDTMF", "sid": self.sid, "data": ""})
+        return self._act(events.GotDTMF, digits="")
 
     def record(
         self, url: str | None = None, *, duration: int = 5, status: str = "silence"
@@ -535,9 +536,7 @@ class SimulatedCall:
         if url is None:
             url = f"{RECORDINGS_URL}{node.text.strip() or self.sid}.{node.get('format') or 'wav'}"
         self.elapsed_seconds += duration
-        params = {"event": "Record", "sid": self.sid, "data": url, "status": status}
-        params["record_duration"] = str(duration)
-        return self._act(params)
+        return self._act(events.Record, url=url, status=status, duration_seconds=duration)
 
     def answer_dial(
         self,
@@ -553,38 +552,37 @@ class SimulatedCall:
         if recording_url is None and (node.get("record") or "").lower() == "true":
             recording_url = f"{RECORDINGS_URL}{self.sid}-dial.wav"
         self.elapsed_seconds += duration
-        params = {"event": "Dial", "sid": self.sid, "status": "answered"}
-        params.update(data=recording_url or "-1", callduration=str(duration), message=message)
-        return self._act(params)
+        dial = {"status": "answered", "recording_url": recording_url or None}  # None: data=-1
+        return self._act(events.Dial, **dial, talk_seconds=duration, message=message)
 
     def dial_not_answered(self, *, message: str = "NoAnswer") -> SimulatedCall:
         """Nobody answers the dialled number: ``Dial`` with ``status=not_answered``,
         ``data=-1``, ``callduration=0`` and ``message`` (e.g. ``"NoAnswer"``)."""
         self._expect("dial", "dial_not_answered()")
         self.elapsed_seconds += 30
-        params = {"event": "Dial", "sid": self.sid, "status": "not_answered", "data": "-1"}
-        params.update(callduration="0", message=message)
-        return self._act(params)
+        return self._act(
+            events.Dial, status="not_answered", recording_url=None, talk_seconds=0, message=message
+        )
 
     def say(self, text: str) -> SimulatedCall:
-        """The caller speaks to ``<recognize>``: ``Recognize`` with ``data`` = ``text``."""
+        """The caller speaks to ``<recognize>``: ``Recognize`` with ``data`` = ``text``
+        (encoded once more, as KooKoo does, when it holds ``%`` or ``+``, so that
+        :attr:`~kookoo.protocol.events.Recognize.text` is ``text``)."""
         self._expect("speech", f"say({text!r})")
         self.elapsed_seconds += 2
-        return self._act({"event": "Recognize", "sid": self.sid, "data": text})
+        return self._act(events.Recognize, text=text)
 
     def leave_conference(self) -> SimulatedCall:
         """The caller leaves the conference with ``#``: ``Conference``."""
         self._expect("conference", "leave_conference()")
-        return self._act({"event": "Conference", "sid": self.sid})
+        return self._act(events.Conference)
 
     def end_stream(self, *, status: str = "completed", duration: int = 10) -> SimulatedCall:
         """The bot's stream ends with the caller still on the line: ``Stream`` with
         ``status`` and ``callduration``."""
         self._expect("stream", "end_stream()")
         self.elapsed_seconds += duration
-        params = {"event": "Stream", "sid": self.sid, "status": status}
-        params["callduration"] = str(duration)
-        return self._act(params)
+        return self._act(events.Stream, status=status, duration_seconds=duration)
 
     def hangup(self, **leftovers: str) -> SimulatedCall:
         """The caller hangs up now: ``Hangup`` with ``process`` (what the app was waiting on:
@@ -600,15 +598,13 @@ class SimulatedCall:
         if self.ended:
             raise CallEndedError(self._over("hangup()"))
         process = "none" if self.waiting_for is None else _PROCESS[self.waiting_for]
-        params = {"event": "Hangup", "sid": self.sid, "cid": self.caller}
-        params.update(called_number=self.called_number, process=process)
-        params["total_call_duration"] = str(self.elapsed_seconds + 1)
+        values: dict[str, object] = {"caller": self.caller, "called_number": self.called_number}
+        values.update(process=process, total_call_seconds=self.elapsed_seconds + 1)
         if process == "collectdtmf":
-            params["data"] = ""
+            values["digits"] = ""
         elif process == "dial":
-            params.update(data="-1", status="answered", callduration="0")
-        params.update(leftovers)
-        return self._act(params)
+            values.update(dial_recording_url=None, dial_status="answered", dial_talk_seconds=0)
+        return self._act(events.Hangup, leftovers, **values)
 
     # -- the exchange -----------------------------------------------------------------------
 
@@ -630,9 +626,12 @@ class SimulatedCall:
             )
         return self.waiting_node
 
-    def _act(self, params: dict[str, str]) -> SimulatedCall:
+    def _act(
+        self, event: type[events.Event], raw: Mapping[str, str] | None = None, /, **values: object
+    ) -> SimulatedCall:
+        """Send ``event`` with these typed values, then the ``raw`` parameters as given."""
         self.last_heard = []
-        self._exchange(params)
+        self._exchange({**request_params(event, sid=self.sid, **values), **(raw or {})})
         return self
 
     def _exchange(self, params: dict[str, str]) -> None:
@@ -655,9 +654,10 @@ class SimulatedCall:
             response = self._parse(turn)
             stop = self._play(turn, response)
             if stop is not None and stop.tag == "hangup":
-                params = {"event": "Disconnect", "sid": self.sid, "cid": self.caller}
-                params.update(called_number=self.called_number, message="NormalCallClearing")
-                params.update(process="none", total_call_duration=str(self.elapsed_seconds + 1))
+                ended: dict[str, object] = {"caller": self.caller}
+                ended.update(called_number=self.called_number, message="NormalCallClearing")
+                ended.update(process=None, total_call_seconds=self.elapsed_seconds + 1)  # none
+                params = request_params(events.Disconnect, sid=self.sid, **ended)
                 continue
             if stop is not None:
                 self.waiting_for = turn.waiting_for = _WAITS[stop.tag]
@@ -671,7 +671,7 @@ class SimulatedCall:
                     "caller or hanging up (play-only replies make KooKoo ask again); "
                     "end the reply with collectdtmf, record, dial, ... or hangup"
                 )
-            params = {"event": "", "sid": self.sid}
+            params = request_params(events.Continue, sid=self.sid)
 
     def _send(self, params: dict[str, str]) -> Turn:
         base = self.url.split("#", 1)[0]

@@ -8,43 +8,52 @@ or loading a call: 200 ``ok`` when the store answers, 503 with the reason when i
 from __future__ import annotations
 
 import logging
-from typing import Any
+import uuid
 
 from kookoo.core.text import escape_for_log
-from kookoo.state.calls import Call
 from kookoo.state.stores.base import CallStore, ConflictError
 from kookoo.state.stores.memory import MemoryStore
-from kookoo.web.context import TEXT_CONTENT_TYPE, Reply
 
-__all__ = ["PROBE_SID", "check_store", "health_body", "log_store_problem", "ops_reply"]
+__all__ = [
+    "PROBE_KEY",
+    "PROBE_NAMESPACE",
+    "PROBE_SID",
+    "check_store",
+    "health_body",
+    "log_store_problem",
+]
 
 logger = logging.getLogger("kookoo")
 
 PROBE_SID = "kookoo:health"
-"""The record id the probes read (and, with ``write=True``, write and remove). It starts
-with kookoo's reserved prefix, so no KooKoo request can reach it."""
+"""The call the probes load, as a request loads its call; KooKoo's sids are digits, and
+reading a call changes nothing."""
+PROBE_NAMESPACE = "kookoo.health"
+"""The store namespace of the value the write probe writes and removes again."""
+PROBE_KEY = "probe"
+"""The key of that value."""
 
 
 def check_store(store: CallStore | None, *, write: bool = False) -> str | None:
     """``None`` when ``store`` answers, else one sentence saying why it does not (naming the
     store: its file, server or variable).
 
-    Reads the probe record; with ``write`` also saves it and deletes it again, so a store that
-    reads but cannot write (a read-only file, a read-only Redis replica) is caught. ``None``
-    (an app without state) always answers.
+    Loads the probe call (:data:`PROBE_SID`, as a request loads its call); with ``write``
+    also writes a value (:data:`PROBE_NAMESPACE`, :data:`PROBE_KEY`, gone after a minute if
+    the process dies here) and removes it again, so a store that reads but cannot write (a
+    read-only file, a read-only Redis replica) is caught. ``None`` (an app without state)
+    always answers.
     """
     if store is None:
         return None
     try:
+        store.load(PROBE_SID)
         if write:
-            record = store.load(PROBE_SID) or Call(sid=PROBE_SID)
-            record.state = {"probe": True}
-            store.save(record)
-            store.delete(PROBE_SID)
-        else:
-            store.load(PROBE_SID)
+            token = uuid.uuid4().hex  # never the value already there: this really writes
+            store.update(PROBE_NAMESPACE, PROBE_KEY, lambda _: token, ttl_seconds=60.0)
+            store.pop(PROBE_NAMESPACE, PROBE_KEY)
     except ConflictError:
-        return None  # another worker's probe won the race: the store answered both
+        return None  # other workers' probes kept winning the race: the store answered them
     except Exception as exc:  # any failure is the answer, whatever the backend raised
         text = str(exc) or type(exc).__name__
         name = getattr(store, "name", type(store).__name__)
@@ -65,17 +74,6 @@ def health_body(problem: str | None) -> tuple[int, bytes]:
     # One line, whatever the backend's message held.
     line = escape_for_log(" ".join(problem.split()), limit=500)
     return 503, f"unavailable: {line}\n".encode()
-
-
-def ops_reply(app: Any, path: str) -> Reply:
-    """What ``app`` (a :class:`~kookoo.KooKoo`) answers at its ``health_path`` (the store
-    probe of the store its handlers use, if any) or its ``metrics_path`` (a scrape)."""
-    if path == app.health_path:
-        status, body = health_body(check_store(app.store_if_tracked))
-        return Reply(status, TEXT_CONTENT_TYPE, body)
-    from kookoo.web.metrics import CONTENT_TYPE
-
-    return Reply(200, CONTENT_TYPE, app.metrics.render())
 
 
 def log_store_problem(app_name: str, store: CallStore | None) -> bool:

@@ -13,8 +13,9 @@ The handler steps aside as soon as the user configures logging, even later: once
 logger or the ``kookoo`` logger has another handler it writes nothing (the user's handlers
 get the records through propagation) and gives the ``kookoo`` logger back the level it had.
 
-``KOOKOO_LOG_FORMAT=json`` makes it write one JSON object per line (:class:`JSONFormatter`);
-``text`` (the default) writes ``<time> [<pid>] <LEVEL> <logger>: <message>``.
+The ``log_format`` setting (``KOOKOO_LOG_FORMAT=json``) makes it write one JSON object per
+line (:class:`JSONFormatter`); ``text`` (the default) writes
+``<time> [<pid>] <LEVEL> <logger>: <message>``.
 
 The request line
 ================
@@ -30,17 +31,15 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import Mapping
 from typing import Any, NamedTuple, TextIO
 
 from kookoo.core.text import escape_for_log
+from kookoo.web.context import Reply, RequestContext
 
 __all__ = [
     "JSON_FIELDS",
-    "LOG_FORMAT_VARIABLE",
     "REQUEST_LINE",
     "TEXT_FORMAT",
     "DefaultHandler",
@@ -49,15 +48,15 @@ __all__ = [
     "TextFormatter",
     "default_handler",
     "install_default_handler",
+    "log_request",
     "log_request_line",
     "logging_configured",
+    "make_formatter",
     "mask_caller",
     "remove_default_handler",
     "request_fields",
 ]
 
-LOG_FORMAT_VARIABLE = "KOOKOO_LOG_FORMAT"
-"""The environment variable that picks the default handler's format: ``text`` or ``json``."""
 
 TEXT_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 """The default handler's text format: time, worker pid, level, logger and message."""
@@ -103,9 +102,9 @@ class RequestFields(NamedTuple):
     """The raw ``cid`` parameter, if any; formatters mask it (:func:`mask_caller`)."""
 
 
-def request_fields(ctx: Any, status: int, ms: float) -> RequestFields:
-    """The fields of the request line for ``ctx`` (a :class:`~kookoo.RequestContext`); the
-    event name (which a request may choose) has its control characters escaped."""
+def request_fields(ctx: RequestContext, status: int, ms: float) -> RequestFields:
+    """The fields of the request line for ``ctx``; the event name (which a request may
+    choose) has its control characters escaped."""
     event = ctx.event
     handler = ctx.handler
     return RequestFields(
@@ -123,17 +122,10 @@ def log_request_line(logger: logging.Logger, fields: RequestFields) -> None:
     """Log the app's request line for ``fields`` on ``logger`` at INFO, with the fields as
     ``extra={"kookoo": fields}``.
 
-    While the logger's only handler is the :class:`DefaultHandler` and nothing else would
-    see the record, the handler writes the same text itself
-    (:meth:`DefaultHandler.write_request_line`: 25-30 µs of ``logging`` machinery less).
+    The record is made with :meth:`logging.Logger.makeRecord` and handed to
+    :meth:`logging.Logger.handle`, not with ``logger.info()``, which would walk the stack for a
+    file and line the request line never shows (about a third of its cost).
     """
-    handlers = logger.handlers
-    if len(handlers) == 1:
-        handler = handlers[0]
-        if isinstance(handler, DefaultHandler) and handler.write_request_line(fields):
-            return
-    # Built directly, not with logger.info(): that would walk the stack for a file and
-    # line the request line never shows (about a third of its cost).
     record = logger.makeRecord(
         logger.name,
         logging.INFO,
@@ -145,6 +137,16 @@ def log_request_line(logger: logging.Logger, fields: RequestFields) -> None:
         extra={"kookoo": fields},
     )
     logger.handle(record)
+
+
+def log_request(ctx: RequestContext, reply: Reply) -> None:
+    """The app's ``after_response`` hook that writes the request line (at INFO on the
+    ``kookoo`` logger); a passed health or metrics probe writes none."""
+    if reply.status == 200 and ctx.probe:
+        return
+    if _logger.isEnabledFor(logging.INFO):
+        ms = (time.perf_counter() - ctx.started) * 1000
+        log_request_line(_logger, request_fields(ctx, reply.status, ms))
 
 
 def mask_caller(number: str | None) -> str | None:
@@ -214,7 +216,8 @@ class JSONFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """:data:`TEXT_FORMAT`, written exactly as :class:`logging.Formatter` writes it, with the
     date and time of day worked out once per second (``time.strftime`` was a sixth of the
-    request line's cost) instead of once per line.
+    request line's cost) instead of once per line, through the documented override point
+    (:meth:`formatTime`).
 
     The converter (``time.localtime``, or what ``converter`` was set to) and the class's
     ``default_time_format`` / ``default_msec_format`` are honoured as by the base class.
@@ -289,58 +292,6 @@ class DefaultHandler(logging.StreamHandler[TextIO]):
             return
         super().emit(record)
 
-    def write_request_line(self, fields: RequestFields) -> bool:
-        """Write the app's request line for ``fields`` straight to the stream, the very text
-        :meth:`emit` would write for its record, when nothing but this handler would see
-        the record; return whether it did.
-
-        That is the case while this handler is the logger's only one, nobody configured
-        logging, no filter is set on either, and the handler still has its
-        :class:`TextFormatter`. Otherwise nothing is written and the caller logs a record
-        as usual (so user handlers, JSON lines and stepping aside work as always). Making
-        the record and passing it through ``logging`` cost 25-30 µs a request; this costs a
-        few.
-        """
-        logger = self.logger
-        formatter = self.formatter
-        handlers = logger.handlers
-        if (
-            self.stepped_aside
-            or len(handlers) != 1
-            or handlers[0] is not self
-            or logging.root.handlers
-            or logger.filters
-            or self.filters
-            or self.level > logging.INFO
-            or type(formatter) is not TextFormatter
-            or formatter._fmt != TEXT_FORMAT
-            or not logging.logProcesses
-        ):
-            return False
-        created = time.time()
-        # LogRecord's own arithmetic for msecs (Python 3.11).
-        msecs = int((created - int(created)) * 1000) + 0.0
-        line = (
-            f"{formatter.time_text(created, msecs)} [{os.getpid()}] "
-            f"{logging.getLevelName(logging.INFO)} {logger.name}: {REQUEST_LINE % fields[:6]}"
-        )
-        self.acquire()
-        try:
-            stream = sys.stderr
-            stream.write(line + self.terminator)
-            stream.flush()
-        except RecursionError:  # as logging.StreamHandler.emit
-            raise
-        except Exception:
-            self.handleError(
-                logger.makeRecord(
-                    logger.name, logging.INFO, __file__, 0, REQUEST_LINE, tuple(fields[:6]), None
-                )
-            )
-        finally:
-            self.release()
-        return True
-
     def step_aside(self) -> None:
         """Stop writing and restore the logger's former level (only if it is still the INFO
         this handler set)."""
@@ -358,31 +309,34 @@ def default_handler(logger: logging.Logger | None = None) -> DefaultHandler | No
     return None
 
 
-def _formatter(environ: Mapping[str, str]) -> logging.Formatter:
-    raw = environ.get(LOG_FORMAT_VARIABLE, "").strip().lower()
-    if raw in ("", "text"):
+def make_formatter(log_format: str) -> logging.Formatter:
+    """The default handler's formatter for ``log_format`` (the ``log_format`` setting).
+
+    Raises:
+        ValueError: neither ``text`` nor ``json``.
+    """
+    value = log_format.strip().lower()
+    if value == "text":
         return TextFormatter()
-    if raw == "json":
+    if value == "json":
         return JSONFormatter()
-    raise ValueError(f"{LOG_FORMAT_VARIABLE}={raw!r}: give text or json")
+    raise ValueError(f"log_format={log_format!r}: give text or json")
 
 
-def install_default_handler(
-    logger: logging.Logger | None = None, environ: Mapping[str, str] | None = None
-) -> bool:
+def install_default_handler(logger: logging.Logger | None = None, log_format: str = "text") -> bool:
     """Give the ``kookoo`` logger a :class:`DefaultHandler` if nobody configured logging;
     return whether one is in place afterwards.
 
     Does nothing (returns ``False``) when :func:`logging_configured`. Otherwise adds the
-    handler once (calling again is cheap and adds no second one), formatted by
-    ``KOOKOO_LOG_FORMAT`` (``text`` or ``json``), and sets the logger to INFO if it had no
-    level of its own, so the request lines are written.
+    handler once (calling again is cheap and adds no second one), formatted as
+    ``log_format`` says (``text`` or ``json``: the app passes its ``log_format`` setting,
+    ``KOOKOO_LOG_FORMAT``), and sets the logger to INFO if it had no level of its own, so
+    the request lines are written.
 
     Raises:
-        ValueError: ``KOOKOO_LOG_FORMAT`` is neither ``text`` nor ``json``.
+        ValueError: ``log_format`` is neither ``text`` nor ``json``.
     """
     target = _logger if logger is None else logger
-    env = os.environ if environ is None else environ
     existing = default_handler(target)
     if logging_configured(target):
         if existing is not None:
@@ -390,7 +344,7 @@ def install_default_handler(
         return False
     if existing is not None and not existing.stepped_aside:
         return True
-    formatter = _formatter(env)
+    formatter = make_formatter(log_format)
     if existing is not None:
         target.removeHandler(existing)
     handler = DefaultHandler(target, target.level)

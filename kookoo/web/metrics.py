@@ -25,9 +25,11 @@ The series (``event`` is the KooKoo event name, ``-`` for a refused request):
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from kookoo.protocol.events import Disconnect, Hangup, NewCall
+from kookoo.web.context import Reply, RequestContext
 
 __all__ = ["CONTENT_TYPE", "MULTIPROC_VARIABLE", "Metrics"]
 
@@ -101,14 +103,25 @@ class Metrics:
             multiprocess_mode="sum",
         )
 
-    def request_done(self, ctx: Any, status: int, seconds: float) -> None:
-        """Count one request the app answered (``ctx`` is its
-        :class:`~kookoo.RequestContext`): :meth:`observe` under the event's class name (a
-        bounded set, whatever a request sends), and a call started or ended when the call
-        was saved by this request: a NewCall that created its record, or the first Hangup or
-        Disconnect of a call."""
+    def request_done(self, ctx: RequestContext, reply: Reply) -> None:
+        """The app's ``after_response`` hook: count one request (:meth:`observe` under the
+        event's class name, a bounded set whatever a request sends), its fallback or store
+        outage (``ctx.outcome``), and a call started or ended when the call was saved by this
+        request: a NewCall that created its record, or the first Hangup or Disconnect of a
+        call. A passed probe of the health or metrics path is not counted."""
+        status = reply.status
+        if ctx.probe and status == 200:
+            return
         event = ctx.event
-        self.observe(type(event).__name__ if event is not None else "-", status, seconds)
+        self.observe(
+            type(event).__name__ if event is not None else "-",
+            status,
+            time.perf_counter() - ctx.started,
+        )
+        if ctx.outcome == "fallback":
+            self.fallback()
+        elif ctx.outcome == "unavailable":
+            self.store_error()
         session, call = ctx.session, ctx.call
         if status != 200 or session is None or call is None:
             return

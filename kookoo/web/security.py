@@ -8,7 +8,7 @@ the event; each is usable on its own and takes a plain WSGI environ.
 
 Example::
 
-    guard = RequestGuard.from_settings(secret="Xq3...", allow_ips=["203.0.113.0/24"])
+    guard = RequestGuard(SharedSecret("Xq3..."), IPAllowList(["203.0.113.0/24"]))
     result = guard.check(environ)      # never raises for a bad request
     if not result.allowed:
         status, body = result.status, plain_error_body(result.message)
@@ -20,9 +20,8 @@ import functools
 import hmac
 import ipaddress
 import logging
-import os
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote_to_bytes, urljoin, urlsplit
 
@@ -30,7 +29,8 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import get_host
 
-from kookoo.core.errors import KooKooError
+from kookoo.core.errors import ConfigError, KooKooError
+from kookoo.core.settings import DEFAULT_TRUSTED_HOSTS, Settings
 from kookoo.core.text import escape_for_log
 
 if TYPE_CHECKING:
@@ -67,10 +67,6 @@ NOSNIFF_HEADER = ("X-Content-Type-Options", "nosniff")
 ERROR_HEADERS = (("Content-Type", "text/plain; charset=utf-8"), NOSNIFF_HEADER)
 """Headers of every 4xx reply (add ``Content-Length``)."""
 
-DEFAULT_TRUSTED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-"""Hosts relative URLs may be resolved against when neither ``public_url`` nor
-``trusted_hosts`` is configured: loopback only, so development and tests work and a production
-app gets a clear error instead of trusting whatever ``Host`` header arrived."""
 
 # Unreserved URL characters (RFC 3986): a secret travels unencoded in a path segment and a query.
 _SECRET_CHARS = re.compile(r"[A-Za-z0-9._~-]+")
@@ -184,34 +180,22 @@ class SharedSecret:
         return self.secrets[0]
 
     @classmethod
-    def from_settings(
-        cls,
-        secret: str | Sequence[str] | SharedSecret | Literal[False] | None = None,
-        environ: Mapping[str, str] | None = None,
-    ) -> SharedSecret | None:
-        """The secret from an argument, else from ``KOOKOO_SECRET`` (comma-separated for
-        rotation), else ``None`` (no secret: every request is let in). ``False`` turns the
-        check off even when the variable is set.
+    def from_settings(cls, settings: Settings) -> SharedSecret | None:
+        """The ``secret`` setting's secrets (``KOOKOO_SECRET``, comma-separated for
+        rotation), or ``None`` when there are none (every request is let in).
 
         Raises:
-            ValueError: a bad secret, or a ``KOOKOO_SECRET`` that holds only commas.
+            ConfigError: a secret too short or with other characters (naming where it came
+                from).
         """
-        if secret is False:
+        if not settings.secret:
             return None
-        if isinstance(secret, SharedSecret):
-            return secret
-        if secret is not None:
-            return cls(secret)
-        raw = (os.environ if environ is None else environ).get("KOOKOO_SECRET", "")
-        if not raw.strip():
-            return None
-        items = [item.strip() for item in raw.split(",") if item.strip()]
-        if not items:
-            raise ValueError("KOOKOO_SECRET holds no secret, only commas")
         try:
-            return cls(items)
+            return cls(settings.secret)
         except ValueError as exc:
-            raise ValueError(f"KOOKOO_SECRET: {exc}") from None
+            source = settings.sources.get("secret", "argument")
+            where = source if source.startswith("KOOKOO_") else "secret"
+            raise ConfigError(f"{where}: {exc}") from None
 
     def matches(self, token: bytes) -> bool:
         """Whether ``token`` is one of the active secrets (constant-time, checks all)."""
@@ -307,15 +291,9 @@ class IPAllowList:
         self.allows = functools.lru_cache(maxsize=1024)(self._allows)
 
     @classmethod
-    def from_settings(
-        cls, allow_ips: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
-    ) -> IPAllowList | None:
-        """From the argument, else ``KOOKOO_ALLOW_IPS`` (comma-separated), else ``None`` (off)."""
-        if allow_ips is not None:
-            return cls(allow_ips)
-        raw = (os.environ if environ is None else environ).get("KOOKOO_ALLOW_IPS", "")
-        items = [item for item in raw.split(",") if item.strip()]
-        return cls(items) if items else None
+    def from_settings(cls, settings: Settings) -> IPAllowList | None:
+        """From the ``allow_ips`` setting (``KOOKOO_ALLOW_IPS``), or ``None`` (off)."""
+        return cls(settings.allow_ips) if settings.allow_ips else None
 
     def _allows(self, address: str) -> bool:
         try:
@@ -390,27 +368,12 @@ class RequestGuard:
         )
 
     @classmethod
-    def from_settings(
-        cls,
-        *,
-        secret: str | Sequence[str] | SharedSecret | Literal[False] | None = None,
-        allow_ips: Sequence[str] | None = None,
-        trusted_proxies: int | None = None,
-        environ: Mapping[str, str] | None = None,
-    ) -> RequestGuard:
-        """From arguments, each falling back to its variable: ``KOOKOO_SECRET``,
-        ``KOOKOO_ALLOW_IPS``, ``KOOKOO_TRUSTED_PROXIES``."""
-        env = os.environ if environ is None else environ
-        if trusted_proxies is None:
-            raw = env.get("KOOKOO_TRUSTED_PROXIES", "").strip() or "0"
-            try:
-                trusted_proxies = int(raw)
-            except ValueError:
-                raise ValueError(f"KOOKOO_TRUSTED_PROXIES={raw!r} is not a number") from None
+    def from_settings(cls, settings: Settings) -> RequestGuard:
+        """The guard the ``secret``, ``allow_ips`` and ``trusted_proxies`` settings make."""
         return cls(
-            SharedSecret.from_settings(secret, env),
-            IPAllowList.from_settings(allow_ips, env),
-            trusted_proxies,
+            SharedSecret.from_settings(settings),
+            IPAllowList.from_settings(settings),
+            settings.trusted_proxies,
         )
 
     @property
@@ -493,21 +456,9 @@ class URLResolver:
         self.trusted_hosts: tuple[str, ...] = tuple(trusted_hosts or DEFAULT_TRUSTED_HOSTS)
 
     @classmethod
-    def from_settings(
-        cls,
-        public_url: str | None = None,
-        trusted_hosts: Collection[str] | None = None,
-        environ: Mapping[str, str] | None = None,
-    ) -> URLResolver:
-        """From arguments, else ``KOOKOO_PUBLIC_URL`` and ``KOOKOO_TRUSTED_HOSTS``
-        (comma-separated)."""
-        env = os.environ if environ is None else environ
-        if public_url is None:
-            public_url = env.get("KOOKOO_PUBLIC_URL", "").strip() or None
-        if trusted_hosts is None:
-            raw = env.get("KOOKOO_TRUSTED_HOSTS", "")
-            trusted_hosts = [h.strip() for h in raw.split(",") if h.strip()] or None
-        return cls(public_url, trusted_hosts)
+    def from_settings(cls, settings: Settings) -> URLResolver:
+        """From the ``public_url`` and ``trusted_hosts`` settings."""
+        return cls(settings.public_url, settings.trusted_hosts)
 
     def root(self, environ: WSGIEnvironment) -> str:
         """The app's root URL for this request (no trailing slash).

@@ -1,23 +1,25 @@
 """Where the HTTP app meets the stream sockets: the signed ``x-uui`` of
-``Response.stream(handler=...)`` and the reply a bot left for KooKoo's ``event=Stream``.
-
-Used by :class:`kookoo.KooKoo` when it sends a reply; nothing here opens a socket.
+``Response.stream(handler=...)`` (:func:`sign_stream`, used when a reply is serialised) and
+the reply a bot left for KooKoo's ``event=Stream`` (:class:`StreamReplies`, a
+``before_dispatch`` hook every app has). Nothing here opens a socket.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
-from kookoo.stream.replies import pending_reply, pop_pending_reply
+from kookoo.protocol.events import Event, Stream
+from kookoo.state.stores.base import CallStore
+from kookoo.web.context import HandlerError, RequestContext
+from kookoo.web.handlers import Handler
 from kookoo.xml.response import STREAM_HANDLER_KEY
 
 if TYPE_CHECKING:
-    from kookoo.web.app import KooKoo
-    from kookoo.web.context import RequestContext
     from kookoo.web.security import SharedSecret
 
-__all__ = ["pending_stream_reply", "sign_stream"]
+__all__ = ["StreamReplies", "sign_stream"]
 
 
 def sign_stream(element: Any, sid: str, secret: SharedSecret | None) -> None:
@@ -34,8 +36,6 @@ def sign_stream(element: Any, sid: str, secret: SharedSecret | None) -> None:
     values = json.loads(placeholder)
     handler = values.pop(STREAM_HANDLER_KEY)
     if secret is None:
-        from kookoo.web.context import HandlerError
-
         raise HandlerError(
             f"stream(handler={handler!r}) signs a token with the app's secret: set "
             "KooKoo(secret=...) or KOOKOO_SECRET, the same secret the StreamBots use"
@@ -45,14 +45,52 @@ def sign_stream(element: Any, sid: str, secret: SharedSecret | None) -> None:
     element.set("x-uui", stream_uui(secret.primary, sid=sid, handler=handler, data=values))
 
 
-def pending_stream_reply(app: KooKoo, ctx: RequestContext) -> bytes | None:
-    """What a voice bot left for this call (``hang_up_bot(next=...)``), for a ``Stream`` event
-    no handler takes; taken out of the call when the app keeps call state, else only read."""
-    if ctx.call is not None:
-        xml = pop_pending_reply(ctx.call)
-    elif app.store_if_created is not None or app.uses_default_store:
+class StreamApp(Protocol):
+    """The app, as :class:`StreamReplies` sees it."""
+
+    @property
+    def handlers(self) -> Sequence[Handler]:
+        """The registered handlers."""
+
+    @property
+    def store_if_created(self) -> CallStore | None:
+        """The store given or created (never creates the default one)."""
+
+    @property
+    def uses_default_store(self) -> bool:
+        """Whether the app will create the default store on first use."""
+
+    @property
+    def store(self) -> CallStore | None:
+        """The call store in use (created if need be)."""
+
+
+class StreamReplies:
+    """The ``before_dispatch`` hook that answers ``event=Stream`` with the XML a voice bot
+    left for the call (``hang_up_bot(next=...)``, :mod:`kookoo.stream.replies`), on routes
+    that have no ``Stream`` handler of their own; taken out of the store, so it plays once.
+    An app without a store (``store=False``) has none to play."""
+
+    def __init__(self, app: StreamApp) -> None:
+        self.app = app
+        self._handled: frozenset[str] | None = None
+
+    def __call__(self, event: Event, ctx: RequestContext) -> str | None:
+        """The bot's XML for a Stream event no handler takes, else ``None``."""
+        if type(event) is not Stream:
+            return None
+        app = self.app
+        handled = self._handled
+        if handled is None:  # registration is over once requests are served
+            handled = self._handled = frozenset(
+                h.route for h in app.handlers if h.event_type is Stream
+            )
+        if ctx.route in handled or (app.store_if_created is None and not app.uses_default_store):
+            return None
         store = app.store
-        xml = pending_reply(store, ctx.event.sid) if store and ctx.event else None
-    else:
-        xml = None
-    return xml.encode("utf-8") if xml else None
+        if store is None:
+            return None
+        # imported here: kookoo.stream (asyncio & co) loads only for apps that stream
+        from kookoo.stream.replies import take_pending_reply
+
+        return take_pending_reply(store, event.sid)

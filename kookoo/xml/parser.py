@@ -15,22 +15,36 @@ from kookoo.protocol import schema
 from kookoo.xml.node import source_line
 from kookoo.xml.response import Response, ResponseParseError
 
-__all__ = ["MAX_RESPONSE_BYTES", "parse_response", "parse_tree"]
+__all__ = ["MAX_RESPONSE_BYTES", "hardened_parser", "parse_response", "parse_tree"]
 
 #: Largest document :func:`parse_response` reads by default (bytes).
 MAX_RESPONSE_BYTES = 1_000_000
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    # No collect_ids=False: with libxml2 2.14 it makes the parser read a DOCTYPE's external
-    # subset (a local file) even though load_dtd is off.
-)
+
+def hardened_parser(*, recover: bool = False) -> etree.XMLParser:
+    """The one lxml parser setup kookoo reads XML with: no entities, no DTD (neither loaded
+    nor validated), no network, no huge trees, comments and processing instructions dropped.
+
+    Args:
+        recover: read slightly broken XML (an unescaped ``&``) instead of refusing it; for
+            text kookoo only needs a few values from (the outbound API's replies), never
+            for replies it checks.
+    """
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        recover=recover,
+        remove_comments=True,
+        remove_pis=True,
+        # No collect_ids=False: with libxml2 2.14 it makes the parser read a DOCTYPE's
+        # external subset (a local file) even though load_dtd is off.
+    )
+
+
+_PARSER = hardened_parser()
 _DECLARATION = re.compile(r"^\s*<\?xml\s[^>]*\?>")
 _DECLARATION_BYTES = re.compile(rb"^[ \t\r\n]*<\?xml\s[^>]*\?>")
 _DECLARED_ENCODING = re.compile(rb"encoding\s*=\s*[\"']([^\"']*)[\"']")

@@ -158,7 +158,25 @@ class CollectDtmf(Prompts):
             pin.play_text("Enter your PIN, then hash")
     """
 
-    __slots__ = ()
+    __slots__ = ("_response",)
+    _response: Response
+
+    @property
+    def response(self) -> Response:
+        """The reply this menu belongs to: the :class:`Response` whose
+        :meth:`~Response.collect_dtmf` made it (with its :meth:`~Response.next_step`), so
+        ``return Response().next_step("menu").collect_dtmf(...).play_text(...)`` sends the
+        whole reply and keeps its step. A menu read by the parser answers a view of its
+        document.
+
+        >>> reply = Response().next_step("menu")
+        >>> reply.collect_dtmf(max_digits=1).play_text("Press 1").response is reply
+        True
+        """
+        owner: Response | None = getattr(self, "_response", None)
+        if owner is None:
+            owner = Response._wrap(self._element.getroottree().getroot())
+        return owner
 
     def __enter__(self) -> Self:
         return self
@@ -301,6 +319,7 @@ class Response(Prompts):
         collect = _new_collect(CollectDtmf)
         collect._element = element
         collect.spec = _COLLECT
+        collect._response = self  # the step travels with the document
         return collect
 
     def record(

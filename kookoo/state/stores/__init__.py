@@ -7,6 +7,10 @@
 All implement :class:`CallStore` with optimistic concurrency: a save that lost a race raises
 :class:`ConflictError`. A backend that cannot be reached or cannot write raises
 :class:`StoreUnavailableError`, and the store heals itself once the backend is back.
+
+Each also keeps small JSON values by namespace and key, apart from the calls, changed with
+compare-and-set and expiring on their own (:meth:`CallStore.update`, :meth:`CallStore.get`,
+:meth:`CallStore.pop`): kookoo's limits, outbound slots and voice bots' replies live there.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from __future__ import annotations
 from kookoo.state.stores.base import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_TTL_SECONDS,
+    DEFAULT_VALUE_ATTEMPTS,
     CallStore,
     ConflictError,
     StoreUnavailableError,
+    ValueConflictError,
 )
 from kookoo.state.stores.memory import MemoryStore
 from kookoo.state.stores.redis_store import RedisStore
@@ -25,10 +31,12 @@ from kookoo.state.stores.sqlite import SQLiteStore
 __all__ = [
     "DEFAULT_GRACE_SECONDS",
     "DEFAULT_TTL_SECONDS",
+    "DEFAULT_VALUE_ATTEMPTS",
     "CallStore",
     "ConflictError",
     "MemoryStore",
     "RedisStore",
     "SQLiteStore",
     "StoreUnavailableError",
+    "ValueConflictError",
 ]

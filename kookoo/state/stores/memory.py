@@ -26,8 +26,11 @@ class MemoryStore(CallStore):
     Calls are stored as JSON text, exactly like the other stores: a non-JSON value in
     ``call.state`` fails here too, and a loaded call shares no mutable object with the one saved.
 
-    Expired records are removed lazily: a save runs :meth:`expire` at most once every
-    ``cleanup_interval`` seconds.
+    Values (:meth:`~kookoo.state.stores.CallStore.update`) live in a dict of their own, by
+    namespace and key, apart from the calls.
+
+    Expired records are removed lazily: a save (or a value's write) runs :meth:`expire` at
+    most once every ``cleanup_interval`` seconds.
 
     Args:
         ttl_seconds: lifetime of a live call without activity (default 2 hours).
@@ -54,6 +57,8 @@ class MemoryStore(CallStore):
         self._lock = threading.Lock()
         # sid -> (version, JSON text, expires_at)
         self._records: dict[str, tuple[int, str, float]] = {}
+        # (namespace, key) -> (version, JSON text, expires_at)
+        self._values: dict[tuple[str, str], tuple[int, str, float]] = {}
         self._next_cleanup = clock() + cleanup_interval
         self.name = f"MemoryStore of process {os.getpid()}"
 
@@ -64,7 +69,8 @@ class MemoryStore(CallStore):
         return record is not None and record[0] == call.version
 
     def __len__(self) -> int:
-        """Number of records held, including expired ones not yet removed."""
+        """Number of call records held, including expired ones not yet removed (values are
+        not counted)."""
         return len(self._records)
 
     def load(self, sid: str) -> Call | None:
@@ -108,7 +114,41 @@ class MemoryStore(CallStore):
         dead = [sid for sid, record in self._records.items() if record[2] <= now]
         for sid in dead:
             del self._records[sid]
-        return len(dead)
+        gone = [name for name, value in self._values.items() if value[2] <= now]
+        for name in gone:
+            del self._values[name]
+        return len(dead) + len(gone)
+
+    def _read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
+        value = self._values.get((namespace, key))
+        if value is None or value[2] <= self.clock():
+            return 0, None
+        return value[0], value[1]
+
+    def _write_value(
+        self,
+        namespace: str,
+        key: str,
+        expected: int,
+        version: int,
+        data: str | None,
+        ttl_seconds: float,
+    ) -> bool:
+        now = self.clock()
+        name = (namespace, key)
+        with self._lock:
+            value = self._values.get(name)
+            found = 0 if value is None or value[2] <= now else value[0]
+            if found != expected:
+                return False
+            if data is None:
+                self._values.pop(name, None)
+            else:
+                self._values[name] = (version, data, now + ttl_seconds)
+            if now >= self._next_cleanup:
+                self._next_cleanup = now + self.cleanup_interval
+                self._expire_locked(now)
+        return True
 
     def close(self) -> None:
         """Nothing to release; records stay until the store is garbage-collected."""

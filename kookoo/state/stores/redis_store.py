@@ -45,11 +45,30 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, found + 1}
 """
 
+# The same for a value (CallStore.update), a hash {v: version, d: JSON} as well; versions are
+# compared as the decimal text they were written as. A missing key is version 0.
+# KEYS[1] = key; ARGV = expected version, new version, lifetime in ms[, JSON data]; without
+# the data the value is removed. Returns 1 when it wrote, 0 when the version was not the one.
+_VALUE_CAS_SCRIPT = """
+if (redis.call('HGET', KEYS[1], 'v') or '0') ~= ARGV[1] then
+    return 0
+end
+if #ARGV < 4 then
+    redis.call('DEL', KEYS[1])
+else
+    redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1
+"""
+
 
 class RedisStore(CallStore):
     """Keeps calls in Redis, shared by every process on every machine that reaches the server.
 
-    Each call is a hash at ``prefix + sid`` holding its version and JSON. Saves are a small
+    Each call is a hash at ``prefix + sid`` holding its version and JSON; each value
+    (:meth:`~kookoo.state.stores.CallStore.update`) a hash at ``kv_prefix + namespace + ":" +
+    key``, with a TTL of its own. Saves are a small
     Lua script (sent once, then run by SHA) that compares the version and writes atomically,
     so concurrent requests for one call cannot overwrite each other
     (:class:`~kookoo.state.stores.ConflictError`). Every save sets the key's TTL to ``ttl_seconds``
@@ -75,6 +94,10 @@ class RedisStore(CallStore):
     Args:
         url: the server, e.g. ``redis://127.0.0.1:6379/0`` or ``rediss://user:pw@host:6380/1``.
         prefix: prepended to every sid to form the key (keeps apps sharing a server apart).
+            Not empty: kookoo's values need keys that no sid can reach.
+        kv_prefix: prepended to the values' keys; no key with it starts with ``prefix`` and
+            none with ``prefix`` with it. By default ``prefix`` with its ending ``call:``
+            made ``kv:`` (``kookoo:kv:``, ``myivr:kv:``), else ``"kv:" + prefix``.
         ttl_seconds: lifetime of a live call without activity (default 2 hours).
         grace_seconds: lifetime of an ended call after its last save (default 10 minutes).
         client: an existing ``redis.Redis`` client (sync) to use instead of ``url``; the store
@@ -93,6 +116,7 @@ class RedisStore(CallStore):
         url: str = "redis://127.0.0.1:6379/0",
         *,
         prefix: str = "kookoo:call:",
+        kv_prefix: str | None = None,
         ttl_seconds: float = DEFAULT_TTL_SECONDS,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         client: Any = None,
@@ -100,6 +124,8 @@ class RedisStore(CallStore):
         socket_timeout: float | None = None,
     ) -> None:
         super().__init__(ttl_seconds=ttl_seconds, grace_seconds=grace_seconds)
+        self.kv_prefix = _kv_prefix(prefix, kv_prefix)
+        """Prepended to ``namespace + ":" + key`` to form a value's key."""
         try:
             import redis
             from redis.backoff import NoBackoff
@@ -143,6 +169,7 @@ class RedisStore(CallStore):
         """The ``redis.Redis`` client in use."""
         self.name = f"Redis at {_address(client)}"  # host:port/db, never the password
         self._cas = client.register_script(_CAS_SCRIPT)
+        self._value_cas = client.register_script(_VALUE_CAS_SCRIPT)
         self._errors = redis.exceptions
         self._persistence_checked = False
         self._check_lock = threading.Lock()
@@ -251,10 +278,71 @@ class RedisStore(CallStore):
         """Return 0: Redis removes expired keys itself."""
         return 0
 
+    def value_key(self, namespace: str, key: str) -> str:
+        """The Redis key holding the value ``namespace``/``key``."""
+        return f"{self.kv_prefix}{namespace}:{key}"
+
+    def _read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
+        try:
+            version, data = self.client.hmget(self.value_key(namespace, key), ["v", "d"])
+        except Exception as exc:
+            if (error := self._unavailable(exc)) is None:
+                raise
+            raise error from exc
+        if not self._persistence_checked:
+            self._check_persistence()
+        if version is None or data is None:
+            return 0, None
+        return int(version), data.decode("utf-8") if isinstance(data, bytes) else str(data)
+
+    def _write_value(
+        self,
+        namespace: str,
+        key: str,
+        expected: int,
+        version: int,
+        data: str | None,
+        ttl_seconds: float,
+    ) -> bool:
+        args: list[object] = [expected, version, max(1, math.ceil(ttl_seconds * 1000))]
+        if data is not None:
+            args.append(data)
+        try:
+            won = self._value_cas(keys=[self.value_key(namespace, key)], args=args)
+        except Exception as exc:
+            if (error := self._unavailable(exc)) is None:
+                raise
+            raise error from exc
+        if not self._persistence_checked:
+            self._check_persistence()
+        return bool(int(won))
+
     def close(self) -> None:
         """Close the client if this store created it."""
         if self._owns_client:
             self.client.close()
+
+
+def _kv_prefix(prefix: str, given: str | None) -> str:
+    """The values' key prefix: ``given``, else one made from ``prefix``; checked so that no
+    call key can be a value's key."""
+    if given is not None:
+        chosen = given
+    elif prefix.endswith("call:"):
+        chosen = prefix[: -len("call:")] + "kv:"
+    else:
+        chosen = "kv:" + prefix
+    if not prefix:
+        raise ValueError(
+            "RedisStore needs a non-empty prefix (e.g. 'kookoo:call:'): with none, every key "
+            "is some sid's, and kookoo's own values would have no key no request can reach"
+        )
+    if not chosen or chosen.startswith(prefix) or prefix.startswith(chosen):
+        raise ValueError(
+            f"kv_prefix {chosen!r} and prefix {prefix!r} overlap: a sid could name a value's "
+            "key; give a kv_prefix that neither starts with prefix nor begins it"
+        )
+    return chosen
 
 
 def _positive(name: str, value: float | None, default: float) -> float:

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from kookoo.core.settings import Settings
 from kookoo.state.calls import Call
+from kookoo.state.stores import sqlite_values as values
 from kookoo.state.stores.base import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_TTL_SECONDS,
@@ -34,7 +36,8 @@ DEFAULT_DB_FILENAME = "kookoo-calls.sqlite3"
 # row, while expiry runs at most once a minute per process, so the write is what to keep cheap
 # (measured: 30 us per insert with a rowid table and an expiry index, 19.5 us like this).  The
 # lazy clean-up scans the table instead, bounded by cleanup_batch rows deleted per pass.
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS kookoo_calls (
     sid TEXT PRIMARY KEY NOT NULL,
     version INTEGER NOT NULL,
@@ -42,6 +45,8 @@ CREATE TABLE IF NOT EXISTS kookoo_calls (
     expires_at REAL NOT NULL
 ) WITHOUT ROWID;
 """
+    + values.SCHEMA  # the values' table (CallStore.update): see sqlite_values
+)
 
 _LOAD = "SELECT version, data FROM kookoo_calls WHERE sid = ? AND expires_at > ?"
 _FOUND = "SELECT version FROM kookoo_calls WHERE sid = ? AND expires_at > ?"
@@ -139,8 +144,9 @@ class SQLiteStore(CallStore):
 
     The database file is, in order: ``path`` if given; else the ``KOOKOO_DB`` environment
     variable; else ``kookoo-calls.sqlite3`` in the current working directory. It is resolved to
-    an absolute path when the store is created. The file and its table (``kookoo_calls``) are
-    created on first use. Beside it live SQLite's ``-wal`` and ``-shm`` files and kookoo's
+    an absolute path when the store is created. The file and its tables (``kookoo_calls``;
+    ``kookoo_kv`` for the values, see :mod:`~kookoo.state.stores.sqlite_values`) are created on
+    first use. Beside it live SQLite's ``-wal`` and ``-shm`` files and kookoo's
     ``-kookoo-versions`` (1 MiB, the :mod:`~kookoo.state.stores.version_board`: the version each
     call was last saved at, shared by the processes, so a request of a call this process
     served last runs one statement, its save, instead of two).
@@ -173,10 +179,10 @@ class SQLiteStore(CallStore):
     mode), each starting where the last stopped, and deletes what they found in short write
     transactions of :attr:`expire_chunk` rows, so a request waits at most for one such
     chunk; checkpoints that fall due meanwhile run between the chunks. A checkpoint only
-    copies committed pages, so durability is the same.
-    With ``background=False`` a save deletes a bounded batch itself, at most once every
-    ``cleanup_interval`` seconds, and SQLite checkpoints inside the commit that fills the WAL
-    (the behaviour before 0.3). No cron job is needed either way.
+    copies committed pages, so durability is the same. Expired values go the same way.
+    With ``background=False`` a save (or a value's write) deletes a bounded batch itself, at
+    most once every ``cleanup_interval`` seconds, and SQLite checkpoints inside the commit
+    that fills the WAL (the behaviour before 0.3). No cron job is needed either way.
 
     Args:
         path: the database file (see above for the default).
@@ -244,7 +250,8 @@ class SQLiteStore(CallStore):
         checkpoint_interval: float = 1.0,
     ) -> None:
         super().__init__(ttl_seconds=ttl_seconds, grace_seconds=grace_seconds, clock=clock)
-        chosen = self.default_path() if path is None else os.fspath(path)
+        configured = Settings.from_environ(only=["db"]).db if path is None else None
+        chosen = os.fspath(path) if path is not None else configured or DEFAULT_DB_FILENAME
         if chosen in ("", ":memory:") or chosen.startswith("file:"):
             raise ValueError(
                 f"SQLiteStore needs a database file path, got {chosen!r}; "
@@ -253,7 +260,7 @@ class SQLiteStore(CallStore):
         self.path = os.path.abspath(chosen)
         if path is not None:
             where = ""
-        elif os.environ.get("KOOKOO_DB"):
+        elif configured:
             where = " (from KOOKOO_DB)"
         else:
             where = " (the default in the working directory; set KOOKOO_DB to choose the file)"
@@ -264,7 +271,7 @@ class SQLiteStore(CallStore):
         self.background = background
         self.checkpoint_interval = checkpoint_interval
         self._maintenance: _Maintenance | None = None
-        self._next_cleanup = clock() + cleanup_interval
+        self._next_cleanup = self._next_values_cleanup = clock() + cleanup_interval
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._idle: list[sqlite3.Connection] = []
@@ -285,8 +292,9 @@ class SQLiteStore(CallStore):
 
     @staticmethod
     def default_path() -> str:
-        """The path used when none is given: ``$KOOKOO_DB``, else ``./kookoo-calls.sqlite3``."""
-        return os.environ.get("KOOKOO_DB") or DEFAULT_DB_FILENAME
+        """The path used when none is given: the ``db`` setting (``KOOKOO_DB``), else
+        ``./kookoo-calls.sqlite3``."""
+        return Settings.from_environ(only=["db"]).db or DEFAULT_DB_FILENAME
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"
@@ -528,12 +536,60 @@ class SQLiteStore(CallStore):
         conn, generation = self._acquire()
         broken = False
         try:
-            return self._expire_in_chunks(conn, when)
+            return self._expire_in_chunks(conn, when) + values.expire_values(self, conn, when)
         except sqlite3.Error as exc:
             broken = True
             raise self._unavailable(exc) from exc
         finally:
             self._release(conn, generation, broken)
+
+    # -- values (CallStore.update); the SQL is in sqlite_values ------------------------------
+
+    def _read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
+        now = self.clock()
+        conn, generation = self._acquire()
+        broken = False
+        try:
+            row = self._execute(conn, values.READ, (namespace, key, now)).fetchone()
+        except sqlite3.Error as exc:
+            broken = True
+            raise self._unavailable(exc) from exc
+        finally:
+            self._release(conn, generation, broken)
+        return (0, None) if row is None else (int(row[0]), str(row[1]))
+
+    def _write_value(
+        self,
+        namespace: str,
+        key: str,
+        expected: int,
+        version: int,
+        data: str | None,
+        ttl_seconds: float,
+    ) -> bool:
+        now = self.clock()
+        sql, params = values.write_statement(
+            namespace, key, expected, version, data, now, ttl_seconds
+        )
+        if self.background and self._maintenance is None:
+            self._start_maintenance()
+        conn, generation = self._acquire()
+        broken = False
+        try:
+            won = self._execute(conn, sql, params).rowcount == 1
+            self._saves_since_checkpoint += 1
+            if not self.background and now >= self._next_values_cleanup:
+                self._next_values_cleanup = now + self.cleanup_interval
+                try:
+                    self._execute(conn, values.EXPIRE_BATCH, (now, self.cleanup_batch))
+                except sqlite3.Error:
+                    broken = True  # best effort, as a save's clean-up: the write went through
+        except sqlite3.Error as exc:
+            broken = True
+            raise self._unavailable(exc) from exc
+        finally:
+            self._release(conn, generation, broken)
+        return won
 
     def _start_maintenance(self) -> None:
         with self._lock:
@@ -555,7 +611,9 @@ class SQLiteStore(CallStore):
         conn, generation = self._acquire()
         broken = False
         try:
-            return self._checkpoint(conn)[1], self._expire_in_chunks(conn, when)
+            copied = self._checkpoint(conn)[1]
+            removed = self._expire_in_chunks(conn, when)
+            return copied, removed + values.expire_values(self, conn, when)
         except sqlite3.Error as exc:
             broken = True
             raise self._unavailable(exc) from exc
@@ -691,12 +749,9 @@ class _Maintenance(threading.Thread):
                     now = store.clock()
                     if now >= self._next_cleanup:
                         self._next_cleanup = now + store.cleanup_interval
-                        store._expire_in_chunks(
-                            conn,
-                            now,
-                            self._stop_event,
-                            partial(self._checkpoint_if_due, store, conn),
-                        )
+                        between = partial(self._checkpoint_if_due, store, conn)
+                        store._expire_in_chunks(conn, now, self._stop_event, between)
+                        values.expire_values(store, conn, now, self._stop_event, between)
                 except Exception as exc:
                     # Busy, locked or unwritable: housekeeping is best effort; requests report
                     # the store's trouble themselves. Try again on a fresh connection.
