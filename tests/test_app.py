@@ -12,6 +12,7 @@ from kookoo import (
     Call,
     Continue,
     Dial,
+    Event,
     GotDTMF,
     HandlerGroup,
     Hangup,
@@ -63,7 +64,7 @@ def test_new_call_handler_returns_xml_with_content_type(app: KooKoo) -> None:
 
 
 def test_decorators_return_the_function_unchanged(app: KooKoo) -> None:
-    def handler(event: NewCall) -> Response:
+    def handler(event: Event) -> Response:
         return Response()
 
     assert app.on(NewCall)(handler) is handler
@@ -272,7 +273,8 @@ def test_error_handlers_by_exception_type(app: KooKoo) -> None:
         raise KeyError(event.digits)
 
     @app.errorhandler(LookupError)
-    def not_found(error: Exception, event: GotDTMF, call: Call) -> Response:
+    def not_found(error: Exception, event: Event, call: Call) -> Response:
+        assert isinstance(event, GotDTMF)
         call.state["errors"] = 1
         return Response().play_text(f"No account {event.digits}").hangup()
 
@@ -336,9 +338,9 @@ def test_registration_errors_are_clear(app: KooKoo) -> None:
     with pytest.raises(ValueError, match="NewCall on '/' already has handler"):
         app.on_new_call(first)
     with pytest.raises(TypeError, match="must take the event as its first parameter"):
-        app.on_dtmf(lambda: Response())
+        app.on_dtmf(lambda: Response())  # type: ignore[arg-type, misc]
     with pytest.raises(TypeError, match="expected an event class"):
-        app.on(str)(first)  # type: ignore[arg-type]
+        app.on(str)(first)  # type: ignore[type-var, arg-type]
 
 
 def test_store_false_refuses_handlers_that_need_call() -> None:
@@ -428,7 +430,7 @@ class FlakyStore(MemoryStore):
 def test_conflict_is_retried_then_falls_back(caplog: pytest.LogCaptureFixture) -> None:
     store = FlakyStore()
     app = KooKoo(store=store)
-    runs: list[str] = []
+    runs: list[str | None] = []
 
     @app.on_dtmf
     def count(event: GotDTMF, call: Call) -> Response:
@@ -639,7 +641,7 @@ def test_a_mounted_groups_error_handlers_answer_only_for_its_routes(app: KooKoo)
         raise KeyError(event.digits)
 
     @survey.errorhandler(KeyError)
-    def no_such_question(error: Exception, event: GotDTMF) -> Response:
+    def no_such_question(error: Exception, event: Event) -> Response:
         return Response().play_text("Survey: no such question").hangup()
 
     @app.on_dtmf(route="/billing")

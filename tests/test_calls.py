@@ -14,7 +14,8 @@ from kookoo.state.calls import HISTORY_LIMIT, Call, CallStateError, HistoryEntry
 
 
 def make_call() -> Call:
-    call = Call("3341", caller="09876543210", called_number="04066778899", created_at=1000.0)
+    # Call parses numbers given as text (documented); its fields are typed PhoneNumber only.
+    call = Call("3341", caller="09876543210", called_number="04066778899", created_at=1000.0)  # type: ignore[arg-type]
     call.record_event("NewCall", at=1000.0)
     call.record_event("GotDTMF", at=1003.5)
     call.state.update(

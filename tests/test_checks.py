@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kookoo import Call, GotDTMF, KooKoo, NewCall, Response
+from kookoo import Call, Event, GotDTMF, KooKoo, NewCall, Response
 from kookoo.state.stores import MemoryStore, StoreUnavailableError
 from kookoo.web.checks import Problem, check_app, route_problems, uses_call_state
 
@@ -47,7 +47,7 @@ def test_uses_call_state_counts_error_handlers_too() -> None:
     assert not uses_call_state(app)
 
     @app.errorhandler(ValueError)
-    def oops(exc: ValueError, event: NewCall, call: Call) -> Response:
+    def oops(exc: ValueError, event: Event, call: Call) -> Response:
         return Response().hangup()
 
     assert uses_call_state(app)

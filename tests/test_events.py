@@ -782,5 +782,6 @@ def test_numbers_parsed_once_are_the_same_as_parsed_fresh(monkeypatch: pytest.Mo
     for _ in range(2):
         for value in values:
             event = parse_event({"event": "NewCall", "sid": "1", "called_number": value})
+            assert isinstance(event, NewCall)
             assert event.called_number == PhoneNumber.parse(value)
     assert len(fields._PHONES) <= 3

@@ -59,8 +59,8 @@ def test_every_field_is_declared_with_its_kookoo_parameters(cls: type[Event]) ->
 def test_values_read_on_access_are_declared_too() -> None:
     for cls in (GotDTMF, Record):
         assert set(fields.params_of(cls)) - {f.name for f in dataclasses.fields(cls)} == {"caller"}
-    for cls in (Hangup, Disconnect):
-        extra = set(fields.params_of(cls)) - {f.name for f in dataclasses.fields(cls)}
+    for end in (Hangup, Disconnect):
+        extra = set(fields.params_of(end)) - {f.name for f in dataclasses.fields(end)}
         assert extra == {"caller", "called_number"}
     assert fields.params_of(Hangup)["caller"].names == ("cid", "cid_e164")
     assert isinstance(Hangup.caller, fields.Repeated)

@@ -72,7 +72,7 @@ class Recorder:
 def reminder_app(route: str = "/remind") -> KooKoo:
     """Asks the person to press 1 or 2; remembers what the app saw in ``app.seen``."""
     app = KooKoo(store=False)
-    seen: list[tuple[str, ...]] = []
+    seen: list[tuple[str | None, ...]] = []
 
     @app.on_new_call(route=route)
     def greet(event: NewCall) -> Response:
@@ -334,7 +334,7 @@ def test_over_http_app_and_callback_on_loopback(fake: FakeOutbound, client: Clie
             return callbacks(environ, start_response)
         return app(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, both, threaded=True)  # type: ignore[arg-type]
+    server = make_server("127.0.0.1", 0, both, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:

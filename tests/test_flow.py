@@ -46,7 +46,7 @@ class Line:
         query = {"event": event, "sid": self.sid, **params}
         resp = self.client.get(self.path, query_string=query)
         assert resp.status_code == 200, resp.data
-        return resp.data.decode()
+        return resp.text
 
 
 def fresh(module: str, store: Any) -> ModuleType:

@@ -161,7 +161,7 @@ def test_a_flow_saved_by_another_worker_replays(tmp_path: Path) -> None:
     mine, other = _app(world, SQLiteStore(path)), _app(world, SQLiteStore(path))
 
     def get(app: KooKoo, **params: str) -> str:
-        return Client(app).get("/", query_string={"sid": "78", **params}).data.decode()
+        return Client(app).get("/", query_string={"sid": "78", **params}).text
 
     get(mine, event="NewCall")
     assert world.starts == 1

@@ -24,7 +24,7 @@ def flow_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
 
 
 def get(client: Client, **params: str) -> str:
-    return client.get("/", query_string={"sid": "31", **params}).data.decode()
+    return client.get("/", query_string={"sid": "31", **params}).text
 
 
 class Gateway:

@@ -17,7 +17,7 @@ DECL = "<?xml version='1.0' encoding='UTF-8'?>\n"
 
 
 def get(client: Client, **params: str) -> str:
-    return client.get("/", query_string={"sid": "77", **params}).data.decode()
+    return client.get("/", query_string={"sid": "77", **params}).text
 
 
 def test_a_step_carries_an_sms_and_two_prompts_before_a_question() -> None:

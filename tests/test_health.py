@@ -35,9 +35,16 @@ def test_the_write_probe_really_writes() -> None:
     writes: list[str | None] = []
     write = memory._write_value
 
-    def counted(namespace: str, key: str, *args: object) -> bool:
-        writes.append(args[2])  # type: ignore[arg-type]
-        return write(namespace, key, *args)  # type: ignore[arg-type]
+    def counted(
+        namespace: str,
+        key: str,
+        expected: int,
+        version: int,
+        data: str | None,
+        ttl_seconds: float,
+    ) -> bool:
+        writes.append(data)
+        return write(namespace, key, expected, version, data, ttl_seconds)
 
     memory._write_value = counted  # type: ignore[method-assign]
     assert check_store(memory, write=True) is None
@@ -107,7 +114,7 @@ def test_a_read_only_redis_replica_fails_the_write_probe_only(tmp_path: Path) ->
 
 def test_a_failure_of_any_kind_is_an_answer_not_a_crash() -> None:
     class Broken(MemoryStore):
-        def load(self, sid: str) -> None:  # type: ignore[override]
+        def load(self, sid: str) -> None:
             raise OSError("disk on fire")
 
     class CannotWriteValues(MemoryStore):

@@ -314,9 +314,16 @@ def _count_writes(store: CallStore) -> list[str]:
     writes: list[str] = []
     write = store._write_value
 
-    def counted(namespace: str, key: str, *args: Any) -> bool:
+    def counted(
+        namespace: str,
+        key: str,
+        expected: int,
+        version: int,
+        data: str | None,
+        ttl_seconds: float,
+    ) -> bool:
         writes.append(namespace)
-        return write(namespace, key, *args)
+        return write(namespace, key, expected, version, data, ttl_seconds)
 
     store._write_value = counted  # type: ignore[method-assign]
     return writes

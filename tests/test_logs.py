@@ -253,9 +253,14 @@ def test_the_text_formatter_writes_what_logging_writes(now: float) -> None:
 
 def test_the_text_formatter_follows_its_time_settings() -> None:
     ours, base = logs.TextFormatter(), logging.Formatter(logs.TEXT_FORMAT)
+
+    def india(secs: float | None) -> time.struct_time:
+        assert secs is not None  # a formatter converts the record's time
+        return time.gmtime(secs + 5.5 * 3600)
+
     for formatter in (ours, base):
         # India's time of day, whatever the machine's zone, and a dot before the milliseconds.
-        formatter.converter = lambda secs: time.gmtime(secs + 5.5 * 3600)  # type: ignore[method-assign,assignment]
+        formatter.converter = india
         formatter.default_msec_format = "%s.%03d"
     assert ours.format(_line_record(1764702687.25)) == base.format(_line_record(1764702687.25))
     assert ours.format(_line_record(1764702687.25)).startswith("2025-12-03 00:41:27.250 [")

@@ -15,11 +15,11 @@ import traceback
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from kookoo import PhoneNumber, Response
 from kookoo.outbound import (
@@ -59,12 +59,15 @@ from kookoo.testing.fake_outbound import (
     FakeOutbound,
 )
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def ist(*args: int) -> float:
+def ist(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
     """Unix time of an IST wall-clock time."""
-    return datetime(*args, tzinfo=IST).timestamp()  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, tzinfo=IST).timestamp()
 
 
 @pytest.fixture
@@ -279,7 +282,7 @@ def test_urls_must_be_absolute_http(
     fake: FakeOutbound, client: Client, field: str, value: str
 ) -> None:
     with pytest.raises(ValueError, match=f"{field} must be an absolute http"):
-        client.place_call("9876543210", **{field: value})  # type: ignore[arg-type]
+        client.place_call("9876543210", **{field: value})
     assert fake.requests == []
 
 
@@ -492,13 +495,13 @@ def test_unreadable_replies_are_bad_reply_errors(
 def test_redirects_are_not_followed(base_url: str) -> None:
     hops: list[str] = []
 
-    def redirecting(environ: dict[str, str], start_response: object) -> list[bytes]:
+    def redirecting(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         hops.append(environ["PATH_INFO"])
         location = f"https://elsewhere.example/outbound.php?{environ['QUERY_STRING']}"
-        start_response("302 Found", [("Location", location)])  # type: ignore[operator]
+        start_response("302 Found", [("Location", location)])
         return [b""]
 
-    server = make_server("127.0.0.1", 0, redirecting)  # type: ignore[arg-type]
+    server = make_server("127.0.0.1", 0, redirecting)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -608,7 +611,7 @@ def test_connection_retried_until_kookoo_is_up_places_exactly_one_call(
     second attempt), so the first attempt is refused and the second one gets through."""
     fake = FakeOutbound()
     port = free_port()
-    started: list[object] = []
+    started: list[tuple[BaseWSGIServer, threading.Thread]] = []
 
     class StartOnRetry(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
@@ -630,7 +633,7 @@ def test_connection_retried_until_kookoo_is_up_places_exactly_one_call(
         ).place_call("9876543210")  # fmt: skip
     finally:
         urllib3_log.removeHandler(handler)
-        for server, thread in started:  # type: ignore[misc]
+        for server, thread in started:
             server.shutdown()
             server.server_close()
             thread.join(5)
@@ -891,9 +894,16 @@ def test_a_busy_pacer_and_a_read_write_nothing() -> None:
     writes: list[str] = []
     write = store._write_value
 
-    def counted(namespace: str, key: str, *args: Any) -> bool:
+    def counted(
+        namespace: str,
+        key: str,
+        expected: int,
+        version: int,
+        data: str | None,
+        ttl_seconds: float,
+    ) -> bool:
         writes.append(key)
-        return write(namespace, key, *args)
+        return write(namespace, key, expected, version, data, ttl_seconds)
 
     store._write_value = counted  # type: ignore[method-assign]
     for _ in range(3):

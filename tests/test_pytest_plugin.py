@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from werkzeug.serving import make_server
@@ -263,9 +263,14 @@ def test_replacing_the_store_after_serving_says_how_to_do_it() -> None:
     def hello(event: NewCall) -> Response:
         return Response().hangup()
 
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: object = None
+    ) -> Callable[[bytes], object]:
+        return lambda data: None
+
     app(
         {"REQUEST_METHOD": "GET", "QUERY_STRING": "event=NewCall&sid=1", "PATH_INFO": "/"},
-        lambda status, headers: None,
+        start_response,
     )
     with pytest.raises(RuntimeError, match=r"with app.using_store\(MemoryStore\(\)\):"):
         app.store = MemoryStore()

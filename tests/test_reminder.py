@@ -110,7 +110,9 @@ def test_reminders_in_process(files: dict[str, Path]) -> None:
     assert len(lines(files["REMINDER_RETRIES"])) == 2  # the retry, and it marked placed
     assert third.params["phone_no"] == "09123456789"
     # Someone who saw a callback URL cannot answer for another patient: the signature fails.
-    tampered = fake.calls[0].callback_url.replace("patient=p-1", "patient=p-9")
+    callback_url = fake.calls[0].callback_url
+    assert callback_url is not None
+    tampered = callback_url.replace("patient=p-1", "patient=p-9")
     assert tampered != fake.calls[0].callback_url
     resp = WerkzeugClient(reminder.app).post(
         tampered.removeprefix("http://localhost"), data={"sid": first.sid, "status": "ring"}

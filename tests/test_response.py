@@ -1318,13 +1318,14 @@ def test_error_lines_are_those_of_the_input() -> None:
     with pytest.raises(ResponseParseError) as from_bytes:
         parse_response(data)
     position = (from_bytes.value.line, from_bytes.value.column)
+    assert position[0] is not None
     for variant in (data.decode(), "\ufeff" + data.decode()):
         with pytest.raises(ResponseParseError) as from_str:
             parse_response(variant)
         assert (from_str.value.line, from_str.value.column) == position
-    for variant in (b"\n\n" + data, "\n\n" + data.decode()):
+    for prefixed in (b"\n\n" + data, "\n\n" + data.decode()):
         with pytest.raises(ResponseParseError) as shifted:
-            parse_response(variant)
+            parse_response(prefixed)
         assert (shifted.value.line, shifted.value.column) == (position[0] + 2, position[1])
     with pytest.raises(ResponseParseError) as info:
         parse_response("\n\n<response>\n<playtext>")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from kookoo import Call, Event, GotDTMF, HandlerGroup, KooKoo, NewCall, Response
+from kookoo import Call, CollectDtmf, Event, GotDTMF, HandlerGroup, KooKoo, NewCall, Response
 from kookoo.flow import FlowCall, Step
 from kookoo.state.stores import MemoryStore
 
@@ -194,8 +194,8 @@ def _menu_app() -> KooKoo:
     app = KooKoo(store=MemoryStore())
 
     @app.on_new_call
-    def welcome(event: NewCall, call: Call) -> Response:
-        return Response().collect_dtmf(max_digits=1).play_text("menu").next_step("langauge")
+    def welcome(event: NewCall, call: Call) -> CollectDtmf:
+        return Response().next_step("langauge").collect_dtmf(max_digits=1).play_text("menu")
 
     @app.on_dtmf(step="language")
     def language(event: GotDTMF, call: Call) -> Response:

@@ -8,11 +8,11 @@ import logging
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
 from kookoo.core.settings import Settings
 from kookoo.core.text import escape_for_log, plain_error_body
-from kookoo.web import security
 from kookoo.web.security import (
     DEFAULT_TRUSTED_HOSTS,
     ERROR_HEADERS,
@@ -42,7 +42,7 @@ def environ(
         path=path,
         query_string=query,
         base_url=base_url,
-        headers=headers,
+        headers=Headers(headers),
         environ_base={"REMOTE_ADDR": remote},
     )
     try:
@@ -144,7 +144,7 @@ def test_comparison_is_constant_time_against_every_secret(monkeypatch: pytest.Mo
         compared.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(security.hmac, "compare_digest", spy)
+    monkeypatch.setattr("kookoo.web.security.hmac.compare_digest", spy)
     shared = SharedSecret([SECRET, OLD, "third-secret-0123456"])
     assert shared.check(environ(query=f"kk_token={SECRET}")).allowed
     # The match on the first secret does not stop the loop: every secret is compared.
@@ -291,7 +291,7 @@ def test_allow_list_entries_are_checked() -> None:
     with pytest.raises(ValueError, match="at least one network"):
         IPAllowList([])
     assert IPAllowList.from_settings(Settings.from_environ({})) is None
-    single = IPAllowList("203.0.113.1")  # type: ignore[arg-type]
+    single = IPAllowList("203.0.113.1")
     assert [str(n) for n in single.networks] == ["203.0.113.1/32"]
 
 
@@ -387,6 +387,9 @@ def test_a_long_forwarded_chain_still_gives_a_short_body() -> None:
         ("tab\tend", "tab\\tend"),
         ("back\\slash\n", "back\\slash\\n"),
         ("nbsp\u00a0kept", "nbsp\u00a0kept"),
+        ("unassigned/\u0380", "unassigned/\\u0380"),  # a 404 for that path said it raw
+        ("zero\u200bwidth", "zero\\u200bwidth"),
+        ("tag\U000e0041", "tag\\U000e0041"),
     ],
 )
 def test_escape_for_log(text: str, escaped: str) -> None:

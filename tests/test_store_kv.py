@@ -84,7 +84,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         clock.now += seconds
 
     store: CallStore
-    advance = advance_clock
+    advance: Callable[[float], None] = advance_clock
     if kind == "memory":
         store = MemoryStore(clock=clock)
     elif kind == "sqlite":
@@ -102,6 +102,11 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
 
 def increment(value: Any) -> int:
     return int(value or 0) + 1
+
+
+def always(value: object) -> Callable[[object], object]:
+    """A change to ``value`` whatever was there, bound now (as a lambda in a loop is not)."""
+    return lambda _: value
 
 
 # -- the contract ------------------------------------------------------------------------------
@@ -170,9 +175,9 @@ def test_namespaces_keys_and_calls_are_kept_apart(harness: Harness) -> None:
     store.delete("k")
     assert store.get(NS, "k") == "one"
     assert store.pop(NS, "k") == "one"
-    call = store.load(f"{NS}:k")
-    assert call is not None
-    assert call.state == {"call": True}
+    loaded = store.load(f"{NS}:k")
+    assert loaded is not None
+    assert loaded.state == {"call": True}
 
 
 def test_a_value_expires_ttl_seconds_after_its_last_write(harness: Harness) -> None:
@@ -195,7 +200,7 @@ def test_a_value_expires_ttl_seconds_after_its_last_write(harness: Harness) -> N
 def test_expire_removes_expired_values(harness: Harness) -> None:
     store = harness.store
     for n in range(3):
-        store.update(NS, f"old{n}", lambda _, n=n: n, ttl_seconds=10)
+        store.update(NS, f"old{n}", always(n), ttl_seconds=10)
     store.update(NS, "live", lambda _: "x", ttl_seconds=100)
     harness.advance(11)
     removed = store.expire()
@@ -209,9 +214,16 @@ def test_an_unchanged_value_is_not_written_again(harness: Harness) -> None:
     writes: list[str] = []
     write = store._write_value
 
-    def counted(namespace: str, key: str, *args: Any) -> bool:
+    def counted(
+        namespace: str,
+        key: str,
+        expected: int,
+        version: int,
+        data: str | None,
+        ttl_seconds: float,
+    ) -> bool:
         writes.append(key)
-        return write(namespace, key, *args)
+        return write(namespace, key, expected, version, data, ttl_seconds)
 
     store._write_value = counted  # type: ignore[method-assign]
     harness.advance(8)
@@ -265,7 +277,7 @@ def test_concurrent_pops_hand_the_value_out_once(harness: Harness) -> None:
     store = harness.store
     for round_ in range(5):
         xml = f"xml {round_}"
-        store.update(NS, "reply", lambda _, xml=xml: xml, ttl_seconds=60)
+        store.update(NS, "reply", always(xml), ttl_seconds=60)
         barrier = threading.Barrier(4, timeout=20)
         got: list[Any] = []
 
@@ -437,11 +449,12 @@ def test_sqlite_unwritable_file_is_unavailable(tmp_path: Path) -> None:
 def test_redis_down_is_unavailable_naming_the_server() -> None:
     port = free_port()
     with RedisStore(f"redis://127.0.0.1:{port}/0") as store:
-        for attempt in (
+        attempts: tuple[Callable[[], object], ...] = (
             lambda: store.get(NS, "n"),
             lambda: store.update(NS, "n", increment, ttl_seconds=60),
             lambda: store.pop(NS, "n"),
-        ):
+        )
+        for attempt in attempts:
             with pytest.raises(StoreUnavailableError, match=f"Redis at 127.0.0.1:{port}/0"):
                 attempt()
 
@@ -546,7 +559,7 @@ def test_sqlite_sweeps_expired_values_in_chunks(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "calls.db", clock=clock, checkpoint_interval=3600) as store:
         store.cleanup_batch, store.expire_chunk = 4, 3
         for n in range(30):
-            store.update(NS, f"k{n:02d}", lambda _, n=n: n, ttl_seconds=10 if n % 3 else 100)
+            store.update(NS, f"k{n:02d}", always(n), ttl_seconds=10 if n % 3 else 100)
         clock.now += 11
         assert store.maintain()[1] == 20
         assert store.expire() == 0

@@ -12,12 +12,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from test_stream_echo import GOODBYE, bound_socket, echo_module, uvicorn_server
 
 from kookoo.cli import main
-from kookoo.stream import FakeStreamClient, read_recording, stream_uui
+from kookoo.stream import FakeStreamClient, StreamBots, read_recording, stream_uui
 from kookoo.stream.audio import pcm16_from_samples
 from kookoo.stream.fake import read_wav, write_wav
-from tests.test_stream_echo import GOODBYE, bound_socket, echo_module, uvicorn_server
 
 pytest.importorskip("websockets")
 
@@ -304,8 +304,9 @@ def test_stream_call_reports_a_refused_handshake_a_failing_bot_and_an_http_error
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     module = echo_module()
+    bots: StreamBots = module.bots
 
-    @module.bots.handler("broken")
+    @bots.handler("broken")
     async def broken(session: object) -> None:
         raise RuntimeError("bug in the bot")
 

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 from lxml import etree
+from test_examples import load_example
 
 from kookoo import Response
 from kookoo.state.stores import MemoryStore
@@ -26,7 +27,6 @@ from kookoo.stream import (
     OutboundAudio,
 )
 from kookoo.stream.audio import pcm16_from_samples
-from tests.test_examples import load_example
 
 uvicorn = pytest.importorskip("uvicorn")
 pytest.importorskip("a2wsgi")
@@ -106,7 +106,7 @@ def test_echo_bot_over_uvicorn_asgi() -> None:
 
     async def run() -> None:
         async with uvicorn_server(module.asgi) as base:
-            module.STREAM_URL = f"ws://{base}/ws"
+            vars(module)["STREAM_URL"] = f"ws://{base}/ws"  # a global the example's handler reads
             status, xml = await http_get(base, {"event": "NewCall", "sid": "3341", "cid": "0987"})
             assert status == 200
             url, uui = stream_uui(xml)

@@ -234,9 +234,10 @@ def test_record_a_call_and_replay_it_as_a_test(tmp_path: Path) -> None:
 
 
 def test_echo_example_http_side_in_the_simulator() -> None:
+    from test_examples import load_example
+
     from kookoo.stream import set_pending_reply
     from kookoo.testing import Simulator
-    from tests.test_examples import load_example
 
     module = load_example("echo_bot")
     module.app.store = MemoryStore()

@@ -145,7 +145,7 @@ def test_pipecat_pipeline_end_to_end_with_the_fake_client() -> None:
         SingleClientWebsocketServerTransport,
     )
 
-    class Echo(FrameProcessor):  # type: ignore[misc]
+    class Echo(FrameProcessor):
         """A stand-in for STT -> LLM -> TTS: say back what was heard; '#' ends the bot."""
 
         async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -179,7 +179,7 @@ def test_pipecat_pipeline_end_to_end_with_the_fake_client() -> None:
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
         )
 
-        @transport.event_handler("on_client_disconnected")  # type: ignore[misc]
+        @transport.event_handler("on_client_disconnected")  # type: ignore[untyped-decorator]
         async def disconnected(transport: object, websocket: object) -> None:
             await task.cancel()
 

@@ -14,6 +14,7 @@ from types import ModuleType
 
 import pytest
 from lxml import etree
+from test_examples import load_example
 from werkzeug.test import Client
 
 from kookoo.state.stores import MemoryStore
@@ -25,7 +26,6 @@ from kookoo.stream import (
     stream_uui,
 )
 from kookoo.stream.fake import generate_tone
-from tests.test_examples import load_example
 
 with warnings.catch_warnings():
     # pipecat 1.14 imports the deprecated audioop module (kookoo's own code does not).

@@ -314,17 +314,22 @@ class KooKoo(Scaffold):
         request; ``kookoo check`` prints them.
         """
         known = {h.step for h in self.handlers if h.step is not None}
-        problems = []
-        seen: set[tuple[str, str]] = set()
-        for h in self.handlers:
-            for step in named_steps(h.func):
-                if step in known or (h.name, step) in seen:
-                    continue
-                seen.add((h.name, step))
-                problems.append(unknown_step(step, known, f"handler {h.name}"))
+        problems = [
+            unknown_step(step, known, f"handler {name}") for name, step in self._unknown_steps()
+        ]
         return problems + route_problems(
             self.handlers, self.settings, metrics=self.metrics is not None
         )
+
+    def _unknown_steps(self) -> list[tuple[str, str]]:
+        """(handler name, step) for each step a handler's source names that none serves."""
+        known = {h.step for h in self.handlers if h.step is not None}
+        found: list[tuple[str, str]] = []
+        for h in self.handlers:
+            for step in named_steps(h.func):
+                if step not in known and (h.name, step) not in found:
+                    found.append((h.name, step))
+        return found
 
     def _serve(self) -> Pipeline:
         """Build the pipeline once, at the first request (in each worker): also the default
@@ -354,6 +359,8 @@ class KooKoo(Scaffold):
 
             log_store_problem(self.name, self.store)
         pipeline = self._pipeline = self.pipeline_class(self)
+        # A reply naming one of them is not warned about again.
+        pipeline.warned_steps.update(step for _, step in self._unknown_steps())
         return pipeline
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

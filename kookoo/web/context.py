@@ -82,19 +82,17 @@ class Reply(NamedTuple):
     extra_headers: tuple[tuple[str, str], ...] = ()
     """Headers besides ``Content-Type``, ``Content-Length`` and ``nosniff`` (``Allow``)."""
 
-    def headers(self) -> list[tuple[str, str]]:
-        """The response headers."""
-        return [
-            ("Content-Type", self.content_type),
-            ("Content-Length", str(len(self.body))),
-            NOSNIFF_HEADER,
-            *self.extra_headers,
-        ]
-
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """Send the reply (headers only for ``HEAD``)."""
         status = self.status
-        start_response(_STATUS_LINES.get(status) or status_line(status), self.headers())
+        headers = [
+            ("Content-Type", self.content_type),
+            ("Content-Length", str(len(self.body))),
+            NOSNIFF_HEADER,
+        ]
+        if self.extra_headers:
+            headers.extend(self.extra_headers)
+        start_response(_STATUS_LINES.get(status) or status_line(status), headers)
         if environ.get("REQUEST_METHOD") == "HEAD":
             return []
         return [self.body]

@@ -111,10 +111,6 @@ class Handler:
             wants_session,
         )
 
-    def on(self, route: str) -> Handler:
-        """The same handler registered on ``route`` (a mounted group's, with its prefix)."""
-        return Handler.checked(self.event_type, self.func, route, self.step)
-
 
 @dataclass(frozen=True, slots=True)
 class ErrorHandler:

@@ -287,7 +287,10 @@ class DefaultHandler(logging.StreamHandler[TextIO]):
         """Write ``record``, unless the user has configured logging meanwhile."""
         if self.stepped_aside:
             return
-        if logging_configured(self.logger):
+        handlers = self.logger.handlers
+        # The usual case, this handler alone, is told without logging_configured's scan.
+        alone = len(handlers) == 1 and handlers[0] is self and not logging.root.handlers
+        if not alone and logging_configured(self.logger):
             self.step_aside()
             return
         super().emit(record)

@@ -80,7 +80,7 @@ if TYPE_CHECKING:
 
     from kookoo.web.metrics import Metrics
 
-__all__ = ["ENDING_EVENTS", "Pipeline", "PipelineApp"]
+__all__ = ["ENDING_EVENTS", "Pipeline", "PipelineApp", "Source", "source_name"]
 
 logger = logging.getLogger("kookoo")
 
@@ -145,6 +145,7 @@ class Pipeline:
         self.conflict_retries = settings.conflict_retries
         self.debug = settings.debug
         self.guard = app.guard
+        self.guarded = self.guard.active  # the guards have something to check
         self.url_resolver = app.url_resolver
         self.request_class = app.request_class
         self.call_class = app.call_class
@@ -175,7 +176,8 @@ class Pipeline:
         paths = {settings.health_path, settings.metrics_path if app.metrics else ""}
         self.ops_paths = frozenset(paths - {""})
         self.metrics = app.metrics
-        self._warned_steps: set[str] = set()
+        #: Steps a reply named that no handler serves, already warned about (once each).
+        self.warned_steps: set[str] = set()
 
     # -- WSGI -----------------------------------------------------------------------------------
 
@@ -261,7 +263,7 @@ class Pipeline:
                 f"The query string is {len(query)} bytes; this app accepts at most "
                 f"{self.max_query_bytes}."
             )
-        if self.guard.active:
+        if self.guarded:
             guarded = ctx.guard = self.guard.check(environ)
             if not guarded.allowed:
                 raise Forbidden(guarded.message)
@@ -383,8 +385,7 @@ class Pipeline:
             try:
                 result = hook(event, ctx)
                 if result is not None:
-                    name = getattr(hook, "__qualname__", repr(hook))
-                    return self.make_response(result, ctx, f"before_dispatch hook {name}")
+                    return self.make_response(result, ctx, hook)
             except Exception as exc:
                 return self.handle_exception(exc, event, ctx)
         session = ctx.session = self.open_session(event)
@@ -433,9 +434,7 @@ class Pipeline:
         try:
             if handler is None:
                 return self.no_handler(ctx, event, call)
-            return self.make_response(
-                self.invoke(handler, event, ctx), ctx, f"handler {handler.name}"
-            )
+            return self.make_response(self.invoke(handler, event, ctx), ctx, handler)
         except LostRace:
             raise
         except Exception as exc:
@@ -481,7 +480,7 @@ class Pipeline:
                     kwargs[key] = value
         return handler.func(event, **kwargs)
 
-    def make_response(self, result: object, ctx: RequestContext, source: str) -> bytes:
+    def make_response(self, result: object, ctx: RequestContext, source: Source) -> bytes:
         """Turn what a handler returned into the XML body, without changing it.
 
         A :class:`~kookoo.Response` is serialised: its :meth:`~kookoo.Response.next_step` is
@@ -501,7 +500,7 @@ class Pipeline:
             if result.step_given and call is not None:
                 step = call.step = result.step
                 if step is not None and step not in self.known_steps:
-                    self._warn_unknown_step(step, source)
+                    self._warn_unknown_step(step, source_name(source))
             body = self.serialize(result, ctx, source)
             if call is not None:
                 call.last_reply = body.decode("utf-8") if call.step is not None else None
@@ -510,32 +509,38 @@ class Pipeline:
             try:
                 parsed = parse_response(result)
             except ResponseParseError as exc:
-                raise HandlerError(f"{source} returned text that is not KooKoo XML: {exc}") from exc
+                raise HandlerError(
+                    f"{source_name(source)} returned text that is not KooKoo XML: {exc}"
+                ) from exc
             if self.debug:
-                _lint_strictly(parsed, source)
+                _lint_strictly(parsed, source_name(source))
             return result.encode("utf-8") if isinstance(result, str) else result
         if result is None:
             if isinstance(ctx.event, ENDING_EVENTS):
                 return b""
             raise HandlerError(
-                f"{source} returned None for {type(ctx.event).__name__}; return a Response "
+                f"{source_name(source)} returned None for {type(ctx.event).__name__}; return a "
+                "Response "
                 "(None is only allowed for Hangup and Disconnect)"
             )
         raise HandlerError(
-            f"{source} returned {type(result).__name__}; return a Response, KooKoo XML as "
+            f"{source_name(source)} returned {type(result).__name__}; return a Response, "
+            "KooKoo XML as "
             "str/bytes, or None for Hangup/Disconnect"
         )
 
-    def serialize(self, response: Response, ctx: RequestContext, source: str) -> bytes:
+    def serialize(self, response: Response, ctx: RequestContext, source: Source) -> bytes:
         """The XML of ``response`` for this request: relative ``gotourl``/``playaudio`` URLs
         made absolute (``public_url`` or a trusted host, never any ``Host``; a ``gotourl``
         keeps the request's token, audio does not need it) and ``stream(handler=...)``
         signed, in a copy, so a reply kept in a constant serves every request alike."""
-        if any(_rewritten(e) for e in response._element.iter("gotourl", "playaudio", "stream")):
-            response = Response._wrap(copy.deepcopy(response._element))
-            self._rewrite(response, ctx)
+        for element in response._element.iter("gotourl", "playaudio", "stream"):
+            if _rewritten(element):
+                response = Response._wrap(copy.deepcopy(response._element))
+                self._rewrite(response, ctx)
+                break
         if self.debug:
-            _lint_strictly(response, source)
+            _lint_strictly(response, source_name(source))
         return response.to_xml()
 
     def _rewrite(self, response: Response, ctx: RequestContext) -> None:
@@ -561,9 +566,9 @@ class Pipeline:
                 )
 
     def _warn_unknown_step(self, step: str, source: str) -> None:
-        if step in self._warned_steps:
+        if step in self.warned_steps:
             return
-        self._warned_steps.add(step)
+        self.warned_steps.add(step)
         logger.warning("app %s: %s", self.app.name, unknown_step(step, self.known_steps, source))
 
     # -- failure --------------------------------------------------------------------------------
@@ -582,7 +587,7 @@ class Pipeline:
                 call = ctx.call = session.restore() if session is not None else ctx.call
                 func = entry.func
                 result = func(exc, event, call=call) if entry.wants_call else func(exc, event)
-                return self.make_response(result, ctx, f"error handler {entry.name}")
+                return self.make_response(result, ctx, entry)
             except Exception:
                 logger.exception("sid=%s error handler failed", event.sid or "-")
                 break
@@ -611,6 +616,19 @@ class Pipeline:
         hangup."""
         ctx.outcome = "fallback"
         return prompt_and_hangup(event, self.settings.fallback_prompt)
+
+
+#: What made a reply, named in errors about it: a handler, an error handler or a hook.
+Source = Handler | ErrorHandler | BeforeDispatch
+
+
+def source_name(source: Source) -> str:
+    """``source`` in words for an error message (``handler menu``, ``error handler x``)."""
+    if isinstance(source, Handler):
+        return f"handler {source.name}"
+    if isinstance(source, ErrorHandler):
+        return f"error handler {source.name}"
+    return f"before_dispatch hook {getattr(source, '__qualname__', repr(source))}"
 
 
 def prompt_and_hangup(event: Event, prompt: str) -> bytes:

@@ -44,6 +44,16 @@ def wrong_error(error: ValueError, event: NewCall) -> Response:
     return Response().hangup()
 
 
+@app.before_dispatch  # error: a hook takes the event and the request's context
+def hook_without_context(event: NewCall) -> None:
+    return None
+
+
+@app.after_response  # error: an after_response hook takes the context and the reply
+def after_wrong(reply: Response) -> None:
+    return None
+
+
 @app.flow("/ok")
 def fine_flow(call: FlowCall) -> Generator[Step, Any, None]:
     yield call.say("fine").hangup()

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request
 
 from kookoo import Call, CollectDtmf, Event, GotDTMF, Hangup, KooKoo, NewCall, Response
 from kookoo.flow import FlowCall, Step
+from kookoo.web import Reply, RequestContext
 
 app = KooKoo()
 
@@ -45,6 +46,21 @@ def missing(error: KeyError, event: Event, call: Call) -> Response:
 def survey(call: FlowCall) -> Generator[Step, Any, None]:
     age = yield call.ask_digits("age", max_digits=2)
     yield call.say(f"{age}").hangup()
+
+
+@app.before_dispatch
+def closed(event: Event, ctx: RequestContext) -> Response | None:
+    return None if ctx.route else Response().hangup()
+
+
+@app.after_response
+def audit(ctx: RequestContext, reply: Reply) -> None:
+    return None
+
+
+@app.on_new_call(route="/signed", signed=True)
+def signed_start(event: NewCall) -> Response:
+    return Response().hangup()
 
 
 # The decorators give the function back unchanged, with its own type.
