@@ -13,7 +13,7 @@ What an app's code types every day is here; the layers behind it are subpackages
 
 from __future__ import annotations
 
-from kookoo.core.errors import ConfigError, KooKooError
+from kookoo.core.errors import ConfigError, KooKooError, SetupError
 from kookoo.flow import DialOutcome, FlowCall, FlowMismatchError, Recording, Skipped, Step
 from kookoo.protocol.events import (
     CallStatus,
@@ -100,6 +100,7 @@ __all__ = [
     "ResponseParseError",
     "SQLiteStore",
     "SayAsFormat",
+    "SetupError",
     "Skipped",
     "Step",
     "StoreUnavailableError",

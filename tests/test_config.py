@@ -104,9 +104,23 @@ def test_the_app_takes_every_setting_it_serves_with_as_a_typed_keyword() -> None
     assert keywords == {s.name for s in SETTINGS} - not_keywords
 
 
-def test_both_store_variables_at_once_is_refused(tmp_path: Path) -> None:
+def test_both_store_variables_at_once_is_refused_unless_the_app_is_given_its_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KOOKOO_STORE", "memory://")
+    monkeypatch.setenv("KOOKOO_DB", "/x")
     with pytest.raises(ConfigError, match="both KOOKOO_STORE and KOOKOO_DB are set"):
-        Settings.from_environ({"KOOKOO_STORE": "memory://", "KOOKOO_DB": "/x"})
+        KooKoo()
+    given = MemoryStore()
+    assert KooKoo(store=given).store is given  # an argument wins: neither variable is read
+    assert KooKoo(store=False).store is None
+
+
+def test_an_empty_allow_list_is_refused_not_turned_off() -> None:
+    with pytest.raises(ValueError, match="at least one network"):
+        KooKoo(store=False, allow_ips=[])
+    guarded = KooKoo(store=False, allow_ips=["203.0.113.0/24"])
+    assert guarded.guard.allow_list is not None
 
 
 def test_the_app_builds_its_store_from_kookoo_store(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,6 +177,15 @@ def test_a_bad_store_url_names_the_variable(url: str, words: str) -> None:
         store_from_url(url, variable="KOOKOO_STORE")
     assert words in str(info.value)
     assert str(info.value).startswith(f"KOOKOO_STORE='{url}'") or "postgres" in url
+
+
+def test_a_redis_url_takes_the_values_prefix_and_names_the_variable_for_a_bad_one() -> None:
+    redis = store_from_url("redis://127.0.0.1:6390/0?prefix=ivr:call:&kv_prefix=ivr:values:")
+    assert isinstance(redis, RedisStore)
+    assert redis.value_key("ns", "k").startswith("ivr:values:")
+    redis.close()
+    with pytest.raises(ConfigError, match=r"^KOOKOO_STORE='redis://:\*\*\*\*@h/0\?prefix=':"):
+        store_from_url("redis://:pw@h/0?prefix=", variable="KOOKOO_STORE")
 
 
 def test_an_unknown_url_never_shows_its_password() -> None:

@@ -33,7 +33,7 @@ def test_the_write_probe_really_writes() -> None:
     memory = MemoryStore()
     memory.update(PROBE_NAMESPACE, PROBE_KEY, lambda _: "left over", ttl_seconds=60)
     writes: list[str | None] = []
-    write = memory._write_value
+    write = memory.write_value
 
     def counted(
         namespace: str,
@@ -46,7 +46,7 @@ def test_the_write_probe_really_writes() -> None:
         writes.append(data)
         return write(namespace, key, expected, version, data, ttl_seconds)
 
-    memory._write_value = counted  # type: ignore[method-assign]
+    memory.write_value = counted  # type: ignore[method-assign]
     assert check_store(memory, write=True) is None
     assert len(writes) == 2
     assert writes[0] not in (None, '"left over"')
@@ -118,7 +118,7 @@ def test_a_failure_of_any_kind_is_an_answer_not_a_crash() -> None:
             raise OSError("disk on fire")
 
     class CannotWriteValues(MemoryStore):
-        def _write_value(self, *args: object) -> bool:
+        def write_value(self, *args: object) -> bool:
             raise OSError("values on fire")
 
     problem = check_store(Broken())

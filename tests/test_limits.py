@@ -312,7 +312,7 @@ def test_limits_are_store_values_not_calls(stores: tuple[CallStore, CallStore]) 
 
 def _count_writes(store: CallStore) -> list[str]:
     writes: list[str] = []
-    write = store._write_value
+    write = store.write_value
 
     def counted(
         namespace: str,
@@ -325,7 +325,7 @@ def _count_writes(store: CallStore) -> list[str]:
         writes.append(namespace)
         return write(namespace, key, expected, version, data, ttl_seconds)
 
-    store._write_value = counted  # type: ignore[method-assign]
+    store.write_value = counted  # type: ignore[method-assign]
     return writes
 
 

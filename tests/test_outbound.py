@@ -892,7 +892,7 @@ def test_a_busy_pacer_and_a_read_write_nothing() -> None:
     pacer = make_pacer(store, clock, calls_per_second=None, max_concurrent=1)
     assert isinstance(pacer.try_acquire(), Slot)
     writes: list[str] = []
-    write = store._write_value
+    write = store.write_value
 
     def counted(
         namespace: str,
@@ -905,7 +905,7 @@ def test_a_busy_pacer_and_a_read_write_nothing() -> None:
         writes.append(key)
         return write(namespace, key, expected, version, data, ttl_seconds)
 
-    store._write_value = counted  # type: ignore[method-assign]
+    store.write_value = counted  # type: ignore[method-assign]
     for _ in range(3):
         assert isinstance(pacer.try_acquire(), Busy)
     assert len(pacer.slots()) == 1
@@ -1046,11 +1046,11 @@ def test_a_lost_compare_and_set_race_is_retried_on_fresh_state(
         hook: object = None
         conflicts = 0
 
-        def _write_value(self, *args: Any) -> bool:
+        def write_value(self, *args: Any) -> bool:
             hook, self.hook = self.hook, None
             if callable(hook):
                 hook()
-            won: bool = super()._write_value(*args)
+            won: bool = super().write_value(*args)
             self.conflicts += not won
             return won
 
@@ -1071,7 +1071,7 @@ def test_pacer_gives_up_after_max_conflicts() -> None:
     class AlwaysLosing(MemoryStore):
         writes = 0
 
-        def _write_value(self, *args: Any) -> bool:
+        def write_value(self, *args: Any) -> bool:
             self.writes += 1
             return False
 

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import pytest
+from werkzeug.exceptions import Forbidden
 from werkzeug.test import Client
 
 from kookoo import (
@@ -219,14 +220,20 @@ def test_before_dispatch_answers_instead_of_the_handler_and_nothing_is_saved() -
     assert seen == ["NewCall /", "NewCall /"]
 
 
-def test_a_failing_before_dispatch_hook_is_a_failing_handler(
+def test_a_failing_before_dispatch_hook_is_logged_and_the_caller_hears_the_fallback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = KooKoo(store=False)
+    handled: list[BaseException] = []
 
     @app.before_dispatch
     def broken(event: Event, ctx: RequestContext) -> None:
         raise LookupError("no such caller")
+
+    @app.errorhandler(LookupError)
+    def for_handlers(error: LookupError, event: Event) -> Response:
+        handled.append(error)  # error handlers answer for handlers, and no handler ran
+        return Response().hangup()
 
     @app.on_new_call
     def welcome(event: NewCall) -> Response:
@@ -235,7 +242,30 @@ def test_a_failing_before_dispatch_hook_is_a_failing_handler(
     with caplog.at_level(logging.ERROR, logger="kookoo"):
         resp = get(app, "event=NewCall&sid=5")
     assert b"Sorry, something went wrong" in resp.data
-    assert "sid=5 event=NewCall route=/ handler failed" in caplog.text
+    assert handled == []
+    assert "sid=5 before_dispatch hook " in caplog.text
+    assert "broken failed" in caplog.text
+    assert "LookupError: no such caller" in caplog.text
+
+
+def test_a_before_dispatch_hook_may_refuse_the_request_as_the_pipeline_does() -> None:
+    app = KooKoo(store=False)
+
+    @app.before_dispatch
+    def only_known_numbers(event: Event, ctx: RequestContext) -> None:
+        if event.params.get("cid") != "09876543210":
+            raise Forbidden("Forbidden: this number may not call this service.")
+
+    @app.on_new_call
+    def welcome(event: NewCall) -> Response:
+        return Response().play_text("Welcome")
+
+    refused = get(app, "event=NewCall&sid=5&cid=08012345678")
+    assert (refused.status_code, refused.data) == (
+        403,
+        b"Forbidden: this number may not call this service.\n",
+    )
+    assert get(app, "event=NewCall&sid=6&cid=09876543210").status_code == 200
 
 
 def test_after_response_sees_every_reply_refused_ones_too() -> None:

@@ -265,3 +265,28 @@ def test_a_route_variable_the_handler_does_not_take_is_not_passed() -> None:
 
     resp = Client(app).get("/ivr/hi?event=GotDTMF&sid=1&data=1")
     assert resp.data == xml("<response><playtext>menu</playtext></response>")
+
+
+def test_a_mount_that_clashes_copies_nothing_and_leaves_the_group_open() -> None:
+    group = HandlerGroup()
+
+    @group.on_new_call
+    def start(event: NewCall) -> Response:
+        return Response().hangup()
+
+    @group.on_dtmf
+    def pressed(event: GotDTMF) -> Response:
+        return Response().hangup()
+
+    app = KooKoo(store=False)
+
+    @app.on_dtmf(route="/s")
+    def taken(event: GotDTMF) -> Response:
+        return Response().hangup()
+
+    with pytest.raises(ValueError, match=r"GotDTMF on '/s' already has a handler in the app"):
+        app.mount(group, prefix="/s")
+    assert [r[3] for r in app.routes()] == [taken.__qualname__]
+    assert not group.mounted
+    app.mount(group, prefix="/t")
+    assert len(app.routes()) == 3

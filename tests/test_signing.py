@@ -204,3 +204,15 @@ def test_a_url_signature_is_no_stream_token_signature_and_back() -> None:
     assert not stream.verify(b"payload", url.sign(b"payload"))
     rotated = Signer(["new-0123456789abcdef", secret], purpose="stream token v2", size=16)
     assert rotated.verify(b"payload", stream.sign(b"payload"))  # an older secret still verifies
+
+
+def test_a_signature_verifies_in_one_spelling_only() -> None:
+    url = signed_url("/x", account="42", secret=SECRET, include_token=False)
+    params = dict(pair.split("=", 1) for pair in url.split("?", 1)[1].split("&"))
+    assert verify_signed(params, secret=SECRET) == {"account": "42"}
+    sig = params["kk_sig"]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    spellings = [sig[:-1] + c for c in alphabet if c != sig[-1]] + [sig + "==", sig + " "]
+    for other in spellings:  # 16 of these decode to the same bytes leniently
+        with pytest.raises(SignatureError, match="does not match"):
+            verify_signed({**params, "kk_sig": other}, secret=SECRET)

@@ -212,7 +212,7 @@ def test_an_unchanged_value_is_not_written_again(harness: Harness) -> None:
     store = harness.store
     store.update(NS, "a", lambda _: {"slots": [1, 2.5], "at": 1.0}, ttl_seconds=10)
     writes: list[str] = []
-    write = store._write_value
+    write = store.write_value
 
     def counted(
         namespace: str,
@@ -225,7 +225,7 @@ def test_an_unchanged_value_is_not_written_again(harness: Harness) -> None:
         writes.append(key)
         return write(namespace, key, expected, version, data, ttl_seconds)
 
-    store._write_value = counted  # type: ignore[method-assign]
+    store.write_value = counted  # type: ignore[method-assign]
     harness.advance(8)
     assert store.update(NS, "a", lambda current: current, ttl_seconds=10) == {
         "slots": [1, 2.5],

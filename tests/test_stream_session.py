@@ -215,8 +215,8 @@ class RacingStore(MemoryStore):
         super().__init__()
         self.races = races
 
-    def _read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
-        read = super()._read_value(namespace, key)
+    def read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
+        read = super().read_value(namespace, key)
         if self.races > 0:
             self.races -= 1
             rival = f"<rival n='{self.races}'/>"

@@ -101,3 +101,14 @@ def test_stream_uui_carries_data_sid_and_token() -> None:
 
 def test_token_is_short() -> None:
     assert len(sign_stream_token(SECRET, sid="21275806501458167", handler="echo")) < 130
+
+
+def test_a_token_verifies_under_any_active_secret_rotation() -> None:
+    token = sign_stream_token("old-secret-0123456789", sid="1", handler="h", now=0.0)
+    rotated = ["new-secret-0123456789", "old-secret-0123456789"]
+    found = verify_stream_token(rotated, token, sid="1", now=1.0)
+    assert (found.sid, found.handler) == ("1", "h")
+    with pytest.raises(StreamTokenError, match="signature"):
+        verify_stream_token(["new-secret-0123456789"], token, sid="1", now=1.0)
+    fresh = sign_stream_token(rotated, sid="1", handler="h", now=0.0)  # the first one signs
+    assert verify_stream_token("new-secret-0123456789", fresh, sid="1", now=1.0).sid == "1"

@@ -61,7 +61,7 @@ The caller's side is played in the order given: --wav FILE (16-bit PCM, resample
 8 kHz mono), --dtmf KEYS (one key press per character), --pause SECONDS.  After the
 last one the fake waits --hold seconds (less if the bot sends callDisconnect) and sends
 stop (--stop-cause 433, the caller hanging up; 'none' sends no cause).  The token is
-signed with --secret, else the first secret in KOOKOO_SECRET, else the --app's own.
+signed with --secret, else the --app's own secret, else the first one in KOOKOO_SECRET.
 
 Exit status: 0 when the bot ran, 1 when the socket was refused or failed, the bot sent
 frames that are not stream messages, or the app's answer was an HTTP error; 2 on usage
@@ -228,15 +228,15 @@ def _stream_call(args: argparse.Namespace) -> int:
 def _secret(args: argparse.Namespace, app: Any) -> str | None:
     if args.secret:
         return str(args.secret)
+    own = getattr(app, "secret", None)  # the --app's own, which its HTTP requests carry
+    primary = getattr(own, "primary", None)
+    if isinstance(primary, str):
+        return primary
     try:
         configured = Settings.from_environ(only=["secret"]).secret
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
-    if configured:
-        return configured[0]
-    own = getattr(app, "secret", None)
-    primary = getattr(own, "primary", None)
-    return primary if isinstance(primary, str) else None
+    return configured[0] if configured else None
 
 
 def _build(args: argparse.Namespace, secret: str | None) -> FakeStreamClient:

@@ -35,7 +35,6 @@ __all__ = [
     "Setting",
     "Settings",
     "format_settings",
-    "format_table",
     "parse_bool",
 ]
 
@@ -301,7 +300,7 @@ class Settings:
 
         Raises:
             ConfigError: a variable that cannot be read (naming it), an argument out of
-                range, both ``KOOKOO_STORE`` and ``KOOKOO_DB`` set.
+                range.
             TypeError: an argument that names no setting.
         """
         env = os.environ if environ is None else environ
@@ -321,11 +320,6 @@ class Settings:
                 values[name], sources[name] = found, setting.variable
             else:
                 sources[name] = "default"
-        if sources["store"] == "KOOKOO_STORE" and sources["db"] == "KOOKOO_DB":
-            raise ConfigError(
-                "both KOOKOO_STORE and KOOKOO_DB are set; set only one "
-                "(KOOKOO_DB=/path is KOOKOO_STORE=sqlite:////path)"
-            )
         return cls(**values, sources=sources)
 
     def describe(self) -> list[EffectiveSetting]:
@@ -372,13 +366,3 @@ def format_settings(rows: Sequence[EffectiveSetting]) -> str:
     """
     width = max((len(r.name) for r in rows), default=0)
     return "\n".join(f"{r.name.ljust(width)}  {r.value}  [{r.source}]" for r in rows)
-
-
-def format_table() -> str:
-    """The table itself, one setting a line: name, variable, default, what it is for."""
-    width = max(len(s.name) for s in SETTINGS)
-    var_width = max(len(s.variable) for s in SETTINGS)
-    return "\n".join(
-        f"{s.name.ljust(width)}  {s.variable.ljust(var_width)}  {s.show(s.default)}  {s.doc}"
-        for s in SETTINGS
-    )

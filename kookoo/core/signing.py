@@ -95,12 +95,26 @@ def b64encode(data: bytes) -> str:
 
 
 def b64decode(text: str) -> bytes:
-    """The bytes of :func:`b64encode`'s text.
+    """The bytes of :func:`b64encode`'s text, read strictly: only the one spelling
+    :func:`b64encode` writes is accepted, so a signature has one form (a check or a replay
+    cache keyed on it cannot be passed with another spelling of the same bytes).
+
+    >>> mac = b64encode(bytes(16)); mac
+    'AAAAAAAAAAAAAAAAAAAAAA'
+    >>> b64decode(mac) == bytes(16)
+    True
+    >>> b64decode(mac[:-1] + "B")  # the same 16 bytes, with a bit set past the last one
+    Traceback (most recent call last):
+    ...
+    ValueError: not URL-safe base64 as kookoo writes it
 
     Raises:
-        ValueError: not URL-safe base64.
+        ValueError: not URL-safe base64, padded, or not in its canonical form.
     """
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("not URL-safe base64") from None
+        raise ValueError("not URL-safe base64 as kookoo writes it") from None
+    if b64encode(data) != text:  # padding, or bits set past the last byte
+        raise ValueError("not URL-safe base64 as kookoo writes it")
+    return data

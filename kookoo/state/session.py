@@ -304,8 +304,8 @@ class CallSession:
 class Attempt:
     """One try of a request on its call (see :meth:`CallSession.attempts`): a context
     manager that opens the call on entry and, when the block ends without an exception,
-    saves it (unless discarded). A lost race ends the block quietly and is kept in
-    :attr:`lost`; any other exception goes on.
+    saves it (unless discarded). A lost race (the save's, or a :class:`LostRace` the block
+    raised) ends the block quietly and is kept in :attr:`lost`; any other exception goes on.
 
     Attributes:
         lost: the race this try lost, or ``None``.
@@ -335,7 +335,7 @@ class Attempt:
             except ConflictError as lost:
                 self.lost = lost
             return False
-        if isinstance(exc, ConflictError):
+        if isinstance(exc, LostRace):  # a checkpoint's race, which the handler let through
             self.lost = exc
             return True
         return False

@@ -9,7 +9,7 @@ in-process pipe) all call :meth:`StreamBots.serve` with a :class:`StreamTranspor
 
 Example::
 
-    bots = StreamBots(secret=os.environ["KOOKOO_SECRET"], store=app.store)
+    bots = StreamBots(secret=app.secret.secrets, store=lambda: app.store)  # the app's secrets
 
     @bots.handler("echo")
     async def echo(session):
@@ -35,6 +35,7 @@ from kookoo.stream.session import AsyncStreamSession, JsonlRecorder, StreamTrans
 from kookoo.stream.tokens import (
     DEFAULT_TOKEN_SECONDS,
     TOKEN_KEY,
+    Secrets,
     StreamToken,
     StreamTokenError,
     stream_uui,
@@ -82,7 +83,8 @@ class StreamBots:
     """Bot handlers by name, behind signed stream tokens.
 
     Args:
-        secret: the app's secret; signs and verifies stream tokens.
+        secret: the app's secret, or its active secrets (``app.secret.secrets``: the
+            first signs, every one verifies, so rotating the secret keeps live tokens good).
         store: the app's call store, for ``session.hang_up_bot(next=...)``; or a function
             returning it, read per call (``store=lambda: app.store`` follows a store swapped
             in by tests).
@@ -96,14 +98,14 @@ class StreamBots:
     def __init__(
         self,
         *,
-        secret: str | bytes,
+        secret: Secrets,
         store: CallStore | Callable[[], CallStore | None] | None = None,
         token_seconds: float = DEFAULT_TOKEN_SECONDS,
         record_dir: str | Path | None = None,
         pace_ahead: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not secret:
+        if not secret or (not isinstance(secret, str | bytes) and not all(secret)):
             raise ValueError("StreamBots needs a non-empty secret to verify stream tokens")
         self.secret = secret
         self.store = store

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ from kookoo.core.signing import Signer, b64decode, b64encode
 __all__ = [
     "DEFAULT_TOKEN_SECONDS",
     "TOKEN_KEY",
+    "Secrets",
     "StreamToken",
     "StreamTokenError",
     "sign_stream_token",
@@ -79,14 +80,19 @@ class StreamToken:
     expires_at: float
 
 
-def _signer(secret: str | bytes) -> Signer:
-    if not secret:
+#: One secret, or several active at once (rotation: the first signs, every one verifies).
+Secrets = str | bytes | Sequence[str | bytes]
+
+
+def _signer(secret: Secrets) -> Signer:
+    secrets = [secret] if isinstance(secret, str | bytes) else list(secret)
+    if not secrets or not all(secrets):
         raise ValueError("the secret for stream tokens must not be empty")
-    return Signer([secret], purpose=_PURPOSE)
+    return Signer(secrets, purpose=_PURPOSE)
 
 
 def sign_stream_token(
-    secret: str | bytes,
+    secret: Secrets,
     *,
     sid: str,
     handler: str,
@@ -115,7 +121,7 @@ def sign_stream_token(
 
 
 def verify_stream_token(
-    secret: str | bytes,
+    secret: Secrets,
     token: Any,
     *,
     sid: str | None,
@@ -125,7 +131,8 @@ def verify_stream_token(
     """Check ``token`` and return what it says, or raise :class:`StreamTokenError`.
 
     Args:
-        secret: the app's secret (the one it was signed with).
+        secret: the app's secret, or its active secrets (a token signed with any of them
+            verifies: rotation).
         token: the value found in ``x-uui`` (anything; non-strings are refused as malformed).
         sid: the call the socket's ``start`` names (``ucid``); ``None`` refuses every token,
             since a token must be bound to a call.
@@ -170,7 +177,7 @@ def verify_stream_token(
 
 
 def stream_uui(
-    secret: str | bytes,
+    secret: Secrets,
     *,
     sid: str,
     handler: str,

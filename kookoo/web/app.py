@@ -12,17 +12,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from werkzeug.wrappers import Request
 
+from kookoo.core.errors import ConfigError, SetupError
 from kookoo.core.settings import Settings
 from kookoo.state.calls import Call
 from kookoo.state.session import CallSession
 from kookoo.state.stores.base import CallStore
-from kookoo.web.checks import route_problems, uses_call_state
+from kookoo.web.checks import route_problems, unknown_steps, uses_call_state
 from kookoo.web.context import AfterResponse, BeforeDispatch, Reply
-from kookoo.web.handlers import ErrorHandler, named_steps, normalise_route
+from kookoo.web.handlers import ErrorHandler, normalise_route
 from kookoo.web.logs import install_default_handler, log_request
 from kookoo.web.pipeline import Pipeline, unknown_step
 from kookoo.web.scaffold import HandlerGroup, Scaffold, setupmethod
-from kookoo.web.security import RequestGuard, SharedSecret, URLResolver
+from kookoo.web.security import IPAllowList, RequestGuard, SharedSecret, URLResolver
 from kookoo.web.signing import signed_url
 from kookoo.web.streams import StreamReplies
 
@@ -113,7 +114,7 @@ class KooKoo(Scaffold):
         #: The settings in effect (:class:`~kookoo.core.settings.Settings`), read once.
         self.settings = Settings.from_environ(
             secret=_secrets(secret),
-            allow_ips=None if allow_ips is None else tuple(allow_ips),
+            allow_ips=None if allow_ips is None else _networks(allow_ips),
             trusted_proxies=trusted_proxies,
             public_url=public_url,
             trusted_hosts=None if trusted_hosts is None else tuple(trusted_hosts),
@@ -130,6 +131,12 @@ class KooKoo(Scaffold):
             metrics_path=metrics_path,
         )
         self._store: CallStore | Literal[False] | None = store
+        sources = self.settings.sources
+        if store is None and sources["store"] == "KOOKOO_STORE" and sources["db"] == "KOOKOO_DB":
+            raise ConfigError(
+                "both KOOKOO_STORE and KOOKOO_DB are set; set only one "
+                "(KOOKOO_DB=/path is KOOKOO_STORE=sqlite:////path)"
+            )
         if store is None and self.settings.store:
             from kookoo.state.stores.urls import store_from_url
 
@@ -146,7 +153,7 @@ class KooKoo(Scaffold):
         limit = self.settings.max_live_calls
         if limit is not None:
             if store is False:
-                raise ValueError("max_live_calls counts calls in the store; it needs a store")
+                raise ConfigError("max_live_calls counts calls in the store; it needs a store")
             from kookoo.web.capacity import LiveCallCap
 
             self.before_dispatch(LiveCallCap(self, limit, self.settings.busy_prompt))
@@ -166,7 +173,7 @@ class KooKoo(Scaffold):
     def check_setup(self, method: str) -> None:
         """Refuse registration once the app has served a request (in this process)."""
         if self._pipeline is not None:
-            raise RuntimeError(
+            raise SetupError(
                 f"{method}() can no longer be called on app {self.name!r}: it has already "
                 "handled a request. Register every handler before serving."
             )
@@ -178,11 +185,11 @@ class KooKoo(Scaffold):
         gets a 403. Each route must already be served by a handler.
 
         Raises:
-            ValueError: a route no handler serves (with a "did you mean").
-            RuntimeError: the app has no secret to verify with.
+            ConfigError: a route no handler serves (with a "did you mean").
+            SetupError: the app has no secret to verify with.
         """
         if self.guard.secret is None:
-            raise RuntimeError("require_signed() needs a secret (secret= or KOOKOO_SECRET)")
+            raise SetupError("require_signed() needs a secret (secret= or KOOKOO_SECRET)")
         served = {h.route for h in self.handlers}
         for route in routes:
             route = normalise_route(route)
@@ -191,7 +198,7 @@ class KooKoo(Scaffold):
 
                 close = difflib.get_close_matches(route, sorted(served), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(
+                raise ConfigError(
                     f"require_signed({route!r}): no handler serves route {route!r}{hint} "
                     "(register the handlers first, or pass signed=True to their decorator)"
                 )
@@ -205,7 +212,7 @@ class KooKoo(Scaffold):
         ``callback_url``.
         """
         if self.guard.secret is None:
-            raise RuntimeError("signed_url() needs a secret (secret= or KOOKOO_SECRET)")
+            raise SetupError("signed_url() needs a secret (secret= or KOOKOO_SECRET)")
         app_params: dict[str, Any] = dict(params)  # names are checked by signed_url
         return signed_url(url, secret=self.guard.secret, expires_in=expires_in, **app_params)
 
@@ -218,10 +225,21 @@ class KooKoo(Scaffold):
         """
         prefix = prefix.rstrip("/")
         if prefix and not prefix.startswith("/"):
-            raise ValueError(f"prefix {prefix!r} must start with '/'")
+            raise ConfigError(f"prefix {prefix!r} must start with '/'")
+        routed = [
+            (handler, prefix + handler.route if handler.route != "/" else prefix or "/")
+            for handler in group.handlers
+        ]
+        taken = {(h.event_type, h.route, h.step) for h in self.handlers}
+        for handler, route in routed:  # all or nothing: check before anything is copied
+            if (handler.event_type, route, handler.step) in taken:
+                raise ConfigError(
+                    f"mount(prefix={prefix!r}): {handler.event_type.__name__} on {route!r}"
+                    + (f" in step {handler.step!r}" if handler.step else "")
+                    + " already has a handler in the app"
+                )
         group.mounted = True
-        for handler in group.handlers:
-            route = prefix + handler.route if handler.route != "/" else prefix or "/"
+        for handler, route in routed:
             self.add_handler(
                 handler.event_type,
                 handler.func,
@@ -257,7 +275,7 @@ class KooKoo(Scaffold):
     @store.setter
     def store(self, store: CallStore) -> None:
         if self._pipeline is not None:
-            raise RuntimeError(
+            raise SetupError(
                 f"app {self.name!r} has already handled a request, so its store can no longer "
                 "be replaced for good. In a test, use `with app.using_store(MemoryStore()):` "
                 "(the pytest plugin's kookoo_app fixture does it for every test), or set the "
@@ -314,41 +332,30 @@ class KooKoo(Scaffold):
         request; ``kookoo check`` prints them.
         """
         known = {h.step for h in self.handlers if h.step is not None}
-        problems = [
-            unknown_step(step, known, f"handler {name}") for name, step in self._unknown_steps()
-        ]
+        found = unknown_steps(self.handlers)
+        problems = [unknown_step(step, known, f"handler {name}") for name, step in found]
         return problems + route_problems(
             self.handlers, self.settings, metrics=self.metrics is not None
         )
-
-    def _unknown_steps(self) -> list[tuple[str, str]]:
-        """(handler name, step) for each step a handler's source names that none serves."""
-        known = {h.step for h in self.handlers if h.step is not None}
-        found: list[tuple[str, str]] = []
-        for h in self.handlers:
-            for step in named_steps(h.func):
-                if step not in known and (h.name, step) not in found:
-                    found.append((h.name, step))
-        return found
 
     def _serve(self) -> Pipeline:
         """Build the pipeline once, at the first request (in each worker): also the default
         log handler (:mod:`kookoo.web.logs`) and a check that the store answers.
 
         Raises:
-            RuntimeError: handlers keep call state in an app created with ``store=False``,
+            SetupError: handlers keep call state in an app created with ``store=False``,
                 or a signed route and no secret.
         """
         install_default_handler(log_format=self.settings.log_format)
         tracks_calls = uses_call_state(self)
         if tracks_calls and self._store is False:
             names = ", ".join(h.name for h in self.handlers if h.wants_call or h.step)
-            raise RuntimeError(
+            raise SetupError(
                 f"app {self.name!r} was created with store=False but handlers need call "
                 f"state: {names}"
             )
         if self.signed_routes and self.guard.secret is None:
-            raise RuntimeError(
+            raise SetupError(
                 f"app {self.name!r} has signed routes ({', '.join(sorted(self.signed_routes))})"
                 " but no secret to verify them with: set KooKoo(secret=...) or KOOKOO_SECRET"
             )
@@ -360,7 +367,7 @@ class KooKoo(Scaffold):
             log_store_problem(self.name, self.store)
         pipeline = self._pipeline = self.pipeline_class(self)
         # A reply naming one of them is not warned about again.
-        pipeline.warned_steps.update(step for _, step in self._unknown_steps())
+        pipeline.warned_steps.update(step for _, step in unknown_steps(self.handlers))
         return pipeline
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -386,3 +393,8 @@ def _secrets(
     if isinstance(secret, SharedSecret):
         return secret.secrets
     return SharedSecret(secret).secrets  # checked here: an empty list is not "none"
+
+
+def _networks(allow_ips: Sequence[str]) -> tuple[str, ...]:
+    """The ``allow_ips`` argument, checked here: an empty list must not turn the check off."""
+    return tuple(str(n) for n in IPAllowList(allow_ips).networks)

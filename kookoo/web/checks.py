@@ -14,7 +14,7 @@ from typing import NamedTuple, Protocol
 
 from kookoo.core.settings import Settings
 from kookoo.state.stores.base import CallStore
-from kookoo.web.handlers import ErrorHandler, Handler
+from kookoo.web.handlers import ErrorHandler, Handler, named_steps
 
 __all__ = [
     "CheckedApp",
@@ -22,6 +22,7 @@ __all__ = [
     "Registrations",
     "check_app",
     "route_problems",
+    "unknown_steps",
     "uses_call_state",
 ]
 
@@ -108,6 +109,19 @@ def route_problems(
         else:
             shapes[shape] = route
     return problems
+
+
+def unknown_steps(handlers: Iterable[Handler]) -> list[tuple[str, str]]:
+    """``(handler name, step)`` for each step a handler's source passes to
+    ``next_step("...")`` that no handler serves (:func:`~kookoo.web.handlers.named_steps`)."""
+    handlers = list(handlers)
+    known = {h.step for h in handlers if h.step is not None}
+    found: list[tuple[str, str]] = []
+    for h in handlers:
+        for step in named_steps(h.func):
+            if step not in known and (h.name, step) not in found:
+                found.append((h.name, step))
+    return found
 
 
 def uses_call_state(app: Registrations) -> bool:

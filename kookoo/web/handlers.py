@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kookoo.core.errors import ConfigError
 from kookoo.protocol.events import Event
 from kookoo.xml.response import CollectDtmf, Response
 
@@ -244,7 +245,7 @@ def route_variables(route: str) -> list[str]:
 def normalise_route(route: str) -> str:
     """``route`` without a trailing slash (``/`` stays); it must start with ``/``."""
     if not route.startswith("/"):
-        raise ValueError(f"route {route!r} must start with '/'")
+        raise ConfigError(f"route {route!r} must start with '/'")
     return route.rstrip("/") or "/"
 
 

@@ -225,26 +225,22 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
-        self._second: int | None = None
-        self._second_text = ""
+        # (second, its text), replaced as one object, so threads never pair the two wrongly
+        self._cached: tuple[int, str] = (-1, "")
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """``record``'s time as ``%(asctime)s`` (a given ``datefmt`` goes to the base class)."""
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        return self.time_text(record.created, record.msecs)
-
-    def time_text(self, created: float, msecs: float) -> str:
-        """What :meth:`formatTime` writes for a record made at ``created`` (unix time)."""
-        second = int(created)
-        if second != self._second:
-            # (two threads may both work it out; they write the same text)
-            self._second_text = time.strftime(self.default_time_format, self.converter(created))
-            self._second = second
+        second = int(record.created)
+        cached_second, text = self._cached
+        if second != cached_second:
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._cached = (second, text)
         msec_format = self.default_msec_format
         if msec_format:
-            return msec_format % (self._second_text, msecs)
-        return self._second_text
+            return msec_format % (text, record.msecs)
+        return text
 
 
 def logging_configured(logger: logging.Logger | None = None) -> bool:

@@ -44,7 +44,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request
 
 from kookoo.core.settings import Settings
-from kookoo.core.text import escape_for_log
+from kookoo.core.text import escape_for_log, plain_error_body
 from kookoo.protocol.events import (
     CallStatus,
     Disconnect,
@@ -67,7 +67,6 @@ from kookoo.web.context import (
     HandlerError,
     Reply,
     RequestContext,
-    plain_reply,
 )
 from kookoo.web.handlers import ErrorHandler, Handler
 from kookoo.web.security import TOKEN_PARAM, RequestGuard, URLResolver
@@ -217,7 +216,8 @@ class Pipeline:
         headers: tuple[tuple[str, str], ...] = ()
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             headers = (("Allow", ", ".join(exc.valid_methods)),)
-        return plain_reply(exc.code or 500, exc.description or exc.name, headers)
+        message = plain_error_body(exc.description or exc.name)
+        return self.response_class(exc.code or 500, TEXT_CONTENT_TYPE, message, headers)
 
     def finalize(self, ctx: RequestContext, event: Event, body: bytes) -> Reply:
         """The one response object: KooKoo XML, except for the events that end a call, whose
@@ -378,6 +378,9 @@ class Pipeline:
         """Run the ``before_dispatch`` hooks, then open the call, :meth:`dispatch` and save,
         again on the stored call when the save lost a race; the XML body.
 
+        A hook that raises is logged with the sid and the caller hears the fallback (a
+        Werkzeug ``HTTPException`` it raises refuses the request, as the pipeline's own do).
+
         A call that cannot be loaded or saved gives the fallback (the outage prompt when the
         store is unreachable), logged with the sid.
         """
@@ -386,8 +389,14 @@ class Pipeline:
                 result = hook(event, ctx)
                 if result is not None:
                     return self.make_response(result, ctx, hook)
-            except Exception as exc:
-                return self.handle_exception(exc, event, ctx)
+            except HTTPException:
+                raise  # a hook may refuse the request as the pipeline does (403, ...)
+            except Exception:
+                # No handler ran and no call is open: the app's error handlers do not apply.
+                logger.exception(
+                    "sid=%s %s failed", escape_for_log(event.sid or "-"), source_name(hook)
+                )
+                return self.fallback(ctx, event)
         session = ctx.session = self.open_session(event)
         if session is None:
             return self.dispatch(ctx, event)

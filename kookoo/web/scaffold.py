@@ -17,6 +17,7 @@ import inspect
 from collections.abc import Callable, Generator
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
+from kookoo.core.errors import ConfigError, SetupError
 from kookoo.flow import FlowCall, Step, add_flow
 from kookoo.protocol.events import (
     CallStatus,
@@ -211,7 +212,7 @@ class Scaffold:
         """Refuse registration once it is over (an app that served, a mounted group).
 
         Raises:
-            RuntimeError: naming ``method`` and why it is too late.
+            SetupError: naming ``method`` and why it is too late.
         """
 
     # -- registration ---------------------------------------------------------------------------
@@ -245,8 +246,8 @@ class Scaffold:
         Raises:
             TypeError: ``event_type`` is not an event class, or ``func`` has a required
                 parameter kookoo cannot fill (the message names its file and line).
-            ValueError: the route is malformed, or the slot already has a handler.
-            RuntimeError: registration is over (see :meth:`check_setup`).
+            ConfigError: the route is malformed, or the slot already has a handler.
+            SetupError: registration is over (see :meth:`check_setup`).
         """
         handler = Handler.checked(event_type, func, route, step)
         for existing in self.handlers:
@@ -255,7 +256,7 @@ class Scaffold:
                 handler.route,
                 step,
             ):
-                raise ValueError(
+                raise ConfigError(
                     f"{event_type.__name__} on {handler.route!r}"
                     + (f" in step {step!r}" if step else "")
                     + f" already has handler {existing.name}"
@@ -351,7 +352,9 @@ class Scaffold:
 
         ``None`` lets the request go on; anything else is the reply, as a handler's, and then
         no handler runs and nothing is saved (a cap, a maintenance message, a block list).
-        A hook that raises is answered like a failing handler.
+        A Werkzeug ``HTTPException`` it raises refuses the request (``Forbidden(...)``: a
+        403 with that sentence); any other exception is logged with the sid and the caller
+        hears the fallback (the error handlers are for handlers).
 
         >>> from kookoo import KooKoo, Response
         >>> app = KooKoo(store=False)
@@ -365,8 +368,9 @@ class Scaffold:
     @setupmethod
     def after_response(self, func: AfterHook) -> AfterHook:
         """Decorator: run ``func(ctx, reply)`` once each request's reply is built (refused
-        requests too; on a group: for the group's routes only), for logs, metrics and
-        audits. It cannot change the reply; an exception it raises propagates to the server.
+        requests too; on a group: the requests routed to the group's routes, so not those
+        refused before routing), for logs, metrics and audits. It cannot change the reply;
+        an exception it raises propagates to the server.
 
         >>> from kookoo import KooKoo
         >>> app = KooKoo(store=False)
@@ -402,7 +406,7 @@ class HandlerGroup(Scaffold):
     def check_setup(self, method: str) -> None:
         """Refuse registration on a group an app has mounted."""
         if self.mounted:
-            raise RuntimeError(
+            raise SetupError(
                 f"{method}() can no longer be called on this handler group: an app has "
                 "mounted it already, and mount() copied what it had. Register everything "
                 "on the group before app.mount()."

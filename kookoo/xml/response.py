@@ -572,7 +572,7 @@ class Response(Prompts):
         if handler is not None or data is not None:
             if handler is None or uui is not None:
                 raise TypeError("stream: give handler= (and data=) or uui=, not both")
-            # A placeholder the app replaces with the signed x-uui (KooKoo.make_response);
+            # A placeholder the app replaces with the signed x-uui (Pipeline.serialize);
             # sent as it is outside an app, a bot refuses it for want of a token.
             uui = json.dumps({**(data or {}), STREAM_HANDLER_KEY: handler}, ensure_ascii=False)
         self._add(_STREAM, number, (is_sip, url, uui, moh, record))

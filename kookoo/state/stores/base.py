@@ -165,12 +165,16 @@ class CallStore(abc.ABC):
     record is never returned by :meth:`load`, even before :meth:`expire` physically removes it;
     no cron job is needed.
 
+    A store of your own implements :meth:`load`, :meth:`save`, :meth:`delete`, :meth:`expire`
+    and :meth:`close` for calls, and :meth:`read_value` and :meth:`write_value` for the values
+    kookoo keeps for itself (limits, the health probe, the outbound pacer's slots).
+
     Values: apart from the calls, in a space no sid reaches, a store keeps JSON values by
     namespace and key (:meth:`update`, :meth:`get`, :meth:`pop`), each expiring
     ``ttl_seconds`` after its last write. kookoo keeps its own records there (namespaces
     starting with ``kookoo.``); an app may use namespaces of its own. A store implements
-    them with two small methods, a versioned read (``_read_value``) and a compare-and-set
-    write (``_write_value``); the retry loop and the JSON checks are this class's.
+    them with two small methods, a versioned read (``read_value``) and a compare-and-set
+    write (``write_value``); the retry loop and the JSON checks are this class's.
 
     Args:
         ttl_seconds: lifetime of a live call without activity (default 2 hours).
@@ -368,7 +372,7 @@ class CallStore(abc.ABC):
         for attempt in range(attempts):
             if attempt >= 2:
                 time.sleep(random.uniform(0, min(0.016, 0.001 * 2 ** (attempt - 2))))
-            version, data = self._read_value(namespace, key)
+            version, data = self.read_value(namespace, key)
             new = change(None if data is None else json.loads(data))
             text = None if new is None else _encode(new, namespace, key)
             if text == data:
@@ -376,7 +380,7 @@ class CallStore(abc.ABC):
             fresh = version
             while fresh in (0, version):
                 fresh = random.getrandbits(63)
-            if self._write_value(namespace, key, version, fresh, text, float(ttl_seconds)):
+            if self.write_value(namespace, key, version, fresh, text, float(ttl_seconds)):
                 return new
         raise ValueConflictError(namespace, key, attempts)
 
@@ -388,7 +392,7 @@ class CallStore(abc.ABC):
             StoreUnavailableError: the backend cannot be reached right now.
         """
         _check_name(namespace, key)
-        data = self._read_value(namespace, key)[1]
+        data = self.read_value(namespace, key)[1]
         return None if data is None else json.loads(data)
 
     def pop(self, namespace: str, key: str, *, attempts: int = DEFAULT_VALUE_ATTEMPTS) -> Any:
@@ -418,16 +422,17 @@ class CallStore(abc.ABC):
         return taken[0]
 
     @abc.abstractmethod
-    def _read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
+    def read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
         """The live value's version and JSON text, or ``(0, None)`` when there is none (or
-        it expired).
+        it expired). With :meth:`write_value`, what a store of your own implements for
+        values (call :meth:`update`, :meth:`get` and :meth:`pop`, not these).
 
         Raises:
             StoreUnavailableError: the backend cannot be reached right now.
         """
 
     @abc.abstractmethod
-    def _write_value(
+    def write_value(
         self,
         namespace: str,
         key: str,

@@ -119,13 +119,13 @@ class MemoryStore(CallStore):
             del self._values[name]
         return len(dead) + len(gone)
 
-    def _read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
+    def read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
         value = self._values.get((namespace, key))
         if value is None or value[2] <= self.clock():
             return 0, None
         return value[0], value[1]
 
-    def _write_value(
+    def write_value(
         self,
         namespace: str,
         key: str,

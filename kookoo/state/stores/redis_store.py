@@ -84,7 +84,7 @@ class RedisStore(CallStore):
     works. Timeouts written in the URL (``?socket_timeout=5``) take precedence.
 
     Persistence: after the first successful command in each process the store asks Redis
-    (``CONFIG GET appendonly`` and ``save``) and logs one WARNING on the ``kookoo.state.stores``
+    (``CONFIG GET appendonly`` and ``save``) and logs one WARNING on the ``kookoo.stores``
     logger if Redis keeps nothing on disk, since every live call is then lost when Redis
     restarts. Where ``CONFIG`` is disabled or renamed (managed Redis) the check is skipped
     without a word.
@@ -282,7 +282,7 @@ class RedisStore(CallStore):
         """The Redis key holding the value ``namespace``/``key``."""
         return f"{self.kv_prefix}{namespace}:{key}"
 
-    def _read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
+    def read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
         try:
             version, data = self.client.hmget(self.value_key(namespace, key), ["v", "d"])
         except Exception as exc:
@@ -295,7 +295,7 @@ class RedisStore(CallStore):
             return 0, None
         return int(version), data.decode("utf-8") if isinstance(data, bytes) else str(data)
 
-    def _write_value(
+    def write_value(
         self,
         namespace: str,
         key: str,

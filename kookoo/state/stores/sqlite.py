@@ -290,12 +290,6 @@ class SQLiteStore(CallStore):
         self._saves_since_checkpoint = 0
         _STORES.add(self)
 
-    @staticmethod
-    def default_path() -> str:
-        """The path used when none is given: the ``db`` setting (``KOOKOO_DB``), else
-        ``./kookoo-calls.sqlite3``."""
-        return Settings.from_environ(only=["db"]).db or DEFAULT_DB_FILENAME
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"
 
@@ -545,7 +539,7 @@ class SQLiteStore(CallStore):
 
     # -- values (CallStore.update); the SQL is in sqlite_values ------------------------------
 
-    def _read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
+    def read_value(self, namespace: str, key: str) -> tuple[int, str | None]:
         now = self.clock()
         conn, generation = self._acquire()
         broken = False
@@ -558,7 +552,7 @@ class SQLiteStore(CallStore):
             self._release(conn, generation, broken)
         return (0, None) if row is None else (int(row[0]), str(row[1]))
 
-    def _write_value(
+    def write_value(
         self,
         namespace: str,
         key: str,

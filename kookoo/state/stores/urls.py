@@ -42,7 +42,8 @@ def store_from_url(url: str, *, variable: str | None = None) -> CallStore:
       a :class:`~kookoo.state.stores.SQLiteStore`; options ``busy_timeout``, ``ttl_seconds``,
       ``grace_seconds`` as query parameters.
     - ``redis://[:password@]host:6379/0``, ``rediss://...`` or ``unix:///path.sock`` — a
-      :class:`~kookoo.state.stores.RedisStore`; ``prefix``, ``ttl_seconds`` and ``grace_seconds``
+      :class:`~kookoo.state.stores.RedisStore`; ``prefix``, ``kv_prefix``, ``ttl_seconds`` and
+      ``grace_seconds``
       are taken out of the query, the rest (``socket_timeout=...``) goes to redis-py.
     - ``memory://`` — a :class:`~kookoo.state.stores.MemoryStore` (one process: tests only).
 
@@ -85,14 +86,17 @@ def store_from_url(url: str, *, variable: str | None = None) -> CallStore:
         kept: list[tuple[str, str]] = []
         options: dict[str, Any] = {}
         for key, raw in parse_qsl(parts.query, keep_blank_values=True):
-            if key == "prefix":
-                options["prefix"] = raw
+            if key in ("prefix", "kv_prefix"):
+                options[key] = raw
             elif key in _COMMON_OPTIONS:
                 options.update(_options(url, f"{key}={raw}", _COMMON_OPTIONS, where))
             else:
                 kept.append((key, raw))
         rest = urlunsplit(parts._replace(query=urlencode(kept)))
-        store = RedisStore(rest, **options)
+        try:
+            store = RedisStore(rest, **options)
+        except ValueError as exc:  # an empty or overlapping prefix, a bad timeout
+            raise ConfigError(f"{where}{_mask_url(url)!r}: {exc}") from None
     else:
         shown = _mask_url(url)
         raise ConfigError(f"{where}{shown!r}: unknown kind of store; give {_STORE_FORMS}")
