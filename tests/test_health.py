@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from spies import record_writes
 from test_store_faults import RedisProcess, unwritable
 
 from kookoo.state.stores import MemoryStore, RedisStore, SQLiteStore
@@ -32,25 +33,11 @@ def test_the_write_probe_really_writes() -> None:
     """A value left by a probe that died midway does not let the next one skip its write."""
     memory = MemoryStore()
     memory.update(PROBE_NAMESPACE, PROBE_KEY, lambda _: "left over", ttl_seconds=60)
-    writes: list[str | None] = []
-    write = memory.write_value
-
-    def counted(
-        namespace: str,
-        key: str,
-        expected: int,
-        version: int,
-        data: str | None,
-        ttl_seconds: float,
-    ) -> bool:
-        writes.append(data)
-        return write(namespace, key, expected, version, data, ttl_seconds)
-
-    memory.write_value = counted  # type: ignore[method-assign]
+    writes = record_writes(memory)
     assert check_store(memory, write=True) is None
     assert len(writes) == 2
-    assert writes[0] not in (None, '"left over"')
-    assert writes[1] is None  # removed again
+    assert writes[0].data not in (None, '"left over"')
+    assert writes[1].data is None  # removed again
 
 
 def test_an_sqlite_file_in_an_unwritable_directory_is_named_with_kookoo_db(

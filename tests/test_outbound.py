@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import pytest
+from spies import record_writes
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from kookoo import PhoneNumber, Response
@@ -891,21 +892,7 @@ def test_a_busy_pacer_and_a_read_write_nothing() -> None:
     store = MemoryStore()
     pacer = make_pacer(store, clock, calls_per_second=None, max_concurrent=1)
     assert isinstance(pacer.try_acquire(), Slot)
-    writes: list[str] = []
-    write = store.write_value
-
-    def counted(
-        namespace: str,
-        key: str,
-        expected: int,
-        version: int,
-        data: str | None,
-        ttl_seconds: float,
-    ) -> bool:
-        writes.append(key)
-        return write(namespace, key, expected, version, data, ttl_seconds)
-
-    store.write_value = counted  # type: ignore[method-assign]
+    writes = record_writes(store)
     for _ in range(3):
         assert isinstance(pacer.try_acquire(), Busy)
     assert len(pacer.slots()) == 1

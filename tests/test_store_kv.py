@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import redis
+from spies import record_writes
 from test_store_faults import seal, unseal
 
 from kookoo.state.calls import Call
@@ -211,21 +212,7 @@ def test_expire_removes_expired_values(harness: Harness) -> None:
 def test_an_unchanged_value_is_not_written_again(harness: Harness) -> None:
     store = harness.store
     store.update(NS, "a", lambda _: {"slots": [1, 2.5], "at": 1.0}, ttl_seconds=10)
-    writes: list[str] = []
-    write = store.write_value
-
-    def counted(
-        namespace: str,
-        key: str,
-        expected: int,
-        version: int,
-        data: str | None,
-        ttl_seconds: float,
-    ) -> bool:
-        writes.append(key)
-        return write(namespace, key, expected, version, data, ttl_seconds)
-
-    store.write_value = counted  # type: ignore[method-assign]
+    writes = record_writes(store)
     harness.advance(8)
     assert store.update(NS, "a", lambda current: current, ttl_seconds=10) == {
         "slots": [1, 2.5],
@@ -236,7 +223,7 @@ def test_an_unchanged_value_is_not_written_again(harness: Harness) -> None:
     harness.advance(3)  # nothing was written, so the expiry stayed where it was
     assert store.get(NS, "a") is None
     store.update(NS, "a", lambda current: 1, ttl_seconds=10)
-    assert writes == ["a"]
+    assert [w.key for w in writes] == ["a"]
 
 
 def test_concurrent_threads_never_lose_an_increment(harness: Harness) -> None:
