@@ -7,6 +7,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -52,3 +53,15 @@ def redis_prefix(request: pytest.FixtureRequest) -> str:
     # No glob characters (parametrised test names contain brackets): tests SCAN by prefix.
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", request.node.name)
     return f"test:{name}:{uuid.uuid4().hex}:"
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[Any]:
+    """A plain redis client on the test server, for looking behind a RedisStore."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,8 +1,10 @@
-"""Spies the store tests share: what a store writes, seen through its public backend method."""
+"""What the store tests share: a spy on the values a store writes (through its public
+backend method), and Redis time made to pass."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from kookoo.state.stores import CallStore
 
@@ -33,3 +35,22 @@ def record_writes(store: CallStore) -> list[ValueWrite]:
 
     store.write_value = recorded  # type: ignore[method-assign]
     return writes
+
+
+def redis_advance(client: Any, prefix: str) -> Callable[[float], None]:
+    """A function making ``seconds`` pass for the keys under ``prefix``: Redis keeps its own
+    time, so the TTL the store set on each key is shortened (a key without one is left), and
+    the test still checks the TTLs the store chose."""
+
+    def advance(seconds: float) -> None:
+        for key in client.scan_iter(match=prefix + "*"):
+            remaining = client.pttl(key)
+            if remaining < 0:
+                continue
+            left = remaining - int(seconds * 1000)
+            if left <= 0:
+                client.delete(key)
+            else:
+                client.pexpire(key, left)
+
+    return advance

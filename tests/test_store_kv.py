@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import redis
-from spies import record_writes
+from spies import record_writes, redis_advance
 from test_store_faults import seal, unseal
 
 from kookoo.state.calls import Call
@@ -54,28 +54,6 @@ class Harness:
     advance: Callable[[float], None]
 
 
-def _redis_advance(client: Any, prefix: str) -> Callable[[float], None]:
-    # Redis keeps its own time: passing time shortens the TTL the store set on each key.
-    def advance(seconds: float) -> None:
-        for key in client.scan_iter(match=prefix + "*"):
-            left = client.pttl(key) - int(seconds * 1000)
-            if left <= 0:
-                client.delete(key)
-            else:
-                client.pexpire(key, left)
-
-    return advance
-
-
-@pytest.fixture
-def redis_client(redis_url: str) -> Iterator[Any]:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 @pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     kind: str = request.param
@@ -94,7 +72,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         prefix = request.getfixturevalue("redis_prefix")
         # calls at <prefix>call:..., so the values are at <prefix>kv:...
         store = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix + "call:")
-        advance = _redis_advance(request.getfixturevalue("redis_client"), prefix)
+        advance = redis_advance(request.getfixturevalue("redis_client"), prefix)
     try:
         yield Harness(kind, store, advance)
     finally:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import redis
+from spies import redis_advance
 
 from kookoo.protocol.phone import PhoneNumber
 from kookoo.state.calls import Call, CallStateError
@@ -54,33 +55,6 @@ class Harness:
     advance: Callable[[float], None]
 
 
-def _redis_advance(client: Any, prefix: str) -> Callable[[float], None]:
-    # Redis keeps its own time; passing time is simulated by shortening the TTL that the store
-    # set on each key, so the test still checks the TTLs the store chose.
-    def advance(seconds: float) -> None:
-        for key in client.scan_iter(match=prefix + "*"):
-            remaining = client.pttl(key)
-            if remaining < 0:
-                continue
-            left = remaining - int(seconds * 1000)
-            if left <= 0:
-                client.delete(key)
-            else:
-                client.pexpire(key, left)
-
-    return advance
-
-
-@pytest.fixture
-def redis_client(redis_url: str) -> Iterator[Any]:
-    """A plain redis client on the test server, for looking behind a RedisStore."""
-    client = redis.Redis.from_url(redis_url)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 @pytest.fixture(params=["memory", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     """Each store with TTL 100 s and grace 10 s."""
@@ -109,7 +83,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
             ttl_seconds=TTL,
             grace_seconds=GRACE,
         )
-        advance = _redis_advance(client, prefix)
+        advance = redis_advance(client, prefix)
     try:
         yield Harness(kind, store, advance)
     finally:
